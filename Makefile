@@ -1,0 +1,58 @@
+# shakedown — `make run` brings the reference stack up, `make test` runs every layer's tests.
+# Everything the targets need is installed by `make deps` (called by them): Debian packages
+# via apt when running as root, Go modules via the module proxy configured for `go`.
+
+GO        ?= go
+BIN       := bin/shakedown
+# Debian packages and a file each one installs, to tell whether it is present.
+DEB_DEPS  := clickhouse-server:/usr/sbin/clickhouse-server postgresql:/usr/lib/postgresql
+TEST_FLAGS ?= -count=1 -timeout 40m
+BENCH_FLAGS ?= -run '^$$' -benchtime 2s
+
+.PHONY: all deps build run test bench fuzz clean
+
+all: build
+
+## deps: install missing Debian packages (as root) and download Go modules
+deps:
+	@missing=""; \
+	for dep in $(DEB_DEPS); do \
+	  pkg=$${dep%%:*}; path=$${dep#*:}; \
+	  [ -e "$$path" ] || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make deps: installing Debian packages:$$missing"; \
+	    apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "make deps: missing Debian packages:$$missing"; \
+	    echo "  install them with: sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+	@$(GO) mod download
+
+## build: compile the CLI into bin/
+build: deps
+	$(GO) build -o $(BIN) ./cmd/shakedown
+
+## run: start the reference stack locally (Ctrl-C stops it); ARGS are passed through
+run: build
+	./$(BIN) stack up $(ARGS)
+
+## test: every layer's tests against real servers
+test: deps
+	$(GO) vet ./...
+	$(GO) test $(TEST_FLAGS) ./...
+
+## bench: Go benchmarks of capture, worker and the end-to-end local stack
+bench: deps
+	$(GO) test $(BENCH_FLAGS) -bench . ./reference/... ./suites/... ./internal/...
+
+## fuzz: a short run of the payload decoder fuzzer
+fuzz: deps
+	$(GO) test -run '^$$' -fuzz FuzzReadBody -fuzztime 30s ./reference/payload/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,154 @@
+{{/* Chart name, overridable. */}}
+{{- define "rs.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Fully qualified release name. */}}
+{{- define "rs.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Common labels; pass (dict "ctx" $ "component" "capture"). */}}
+{{- define "rs.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .ctx.Chart.Name .ctx.Chart.Version | replace "+" "_" }}
+{{ include "rs.selectorLabels" . }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: reference-stack
+{{- end -}}
+
+{{/* Selector labels; pass (dict "ctx" $ "component" "capture"). */}}
+{{- define "rs.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "rs.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Name of one component's objects. */}}
+{{- define "rs.component" -}}
+{{- printf "%s-%s" (include "rs.fullname" .ctx) .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "rs.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "rs.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The app Secret (postgres-dsn, clickhouse-password). */}}
+{{- define "rs.appSecretName" -}}
+{{- default (printf "%s-app" (include "rs.fullname" .)) .Values.app.existingSecret -}}
+{{- end -}}
+
+{{/* Kafka bootstrap servers for the app. */}}
+{{- define "rs.kafkaBrokers" -}}
+{{- if .Values.kafka.enabled -}}
+{{- $full := include "rs.fullname" . -}}
+{{- printf "%s-kafka.%s.svc:9092" $full .Release.Namespace -}}
+{{- else -}}
+{{- $b := .Values.externalKafka.brokers -}}
+{{- if not $b -}}
+{{- fail "externalKafka.brokers is required when kafka.enabled is false" -}}
+{{- end -}}
+{{- if kindIs "string" $b -}}{{ $b }}{{- else -}}{{ join "," $b }}{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* ClickHouse native address for the app. */}}
+{{- define "rs.clickhouseAddr" -}}
+{{- if .Values.clickhouse.enabled -}}
+{{- printf "%s-clickhouse.%s.svc:9000" (include "rs.fullname" .) .Release.Namespace -}}
+{{- else -}}
+{{- if not .Values.externalClickhouse.host -}}
+{{- fail "externalClickhouse.host is required when clickhouse.enabled is false" -}}
+{{- end -}}
+{{- printf "%s:%v" .Values.externalClickhouse.host .Values.externalClickhouse.port -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Secret and key holding POSTGRES_DSN, as "name key". */}}
+{{- define "rs.postgresDSNRef" -}}
+{{- if .Values.postgresql.enabled -}}
+{{- if and .Values.postgresql.auth.existingSecret (not .Values.app.existingSecret) -}}
+{{- fail "app.existingSecret is required when postgresql.auth.existingSecret is set (the chart cannot build the DSN without the password)" -}}
+{{- end -}}
+{{- printf "%s postgres-dsn" (include "rs.appSecretName" .) -}}
+{{- else -}}
+{{- if not .Values.externalPostgresql.host -}}
+{{- fail "externalPostgresql.host is required when postgresql.enabled is false" -}}
+{{- end -}}
+{{- if not .Values.externalPostgresql.existingSecret -}}
+{{- fail "externalPostgresql.existingSecret is required when postgresql.enabled is false (a Secret holding the DSN)" -}}
+{{- end -}}
+{{- printf "%s %s" .Values.externalPostgresql.existingSecret .Values.externalPostgresql.dsnKey -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Secret holding clickhouse-password, as "name". */}}
+{{- define "rs.clickhouseSecretName" -}}
+{{- if and (not .Values.clickhouse.enabled) .Values.externalClickhouse.existingSecret -}}
+{{- .Values.externalClickhouse.existingSecret -}}
+{{- else -}}
+{{- include "rs.appSecretName" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/* storageClassName line for PVC templates, if any. */}}
+{{- define "rs.storageClassName" -}}
+{{- $name := .Values.persistence.storageClassName -}}
+{{- if and .Values.storageClass.create (not $name) -}}
+{{- $name = required "storageClass.name is required when storageClass.create is true" .Values.storageClass.name -}}
+{{- end -}}
+{{- if $name -}}
+storageClassName: {{ $name | quote }}
+{{- end -}}
+{{- end -}}
+
+{{/* Pod security context for datastores running as uid. */}}
+{{- define "rs.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid }}
+runAsGroup: {{ .uid }}
+fsGroup: {{ .uid }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Fails early on impossible combinations; included by every workload. */}}
+{{- define "rs.validate" -}}
+{{- if and .Values.ingress.enabled (not .Values.capture.enabled) -}}
+{{- fail "ingress.enabled needs capture.enabled (the ingress routes to capture)" -}}
+{{- end -}}
+{{- $_ := include "rs.kafkaBrokers" . -}}
+{{- $_ := include "rs.clickhouseAddr" . -}}
+{{- $_ := include "rs.postgresDSNRef" . -}}
+{{- end -}}
+
+{{/* NetworkPolicy peer selecting one component of this release. */}}
+{{- define "rs.np.peer" -}}
+- podSelector:
+    matchLabels:
+      app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+      app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+{{- define "rs.np.dns" -}}
+- to:
+    - namespaceSelector: {}
+      podSelector:
+        matchLabels:
+          k8s-app: kube-dns
+  ports:
+    - {port: 53, protocol: UDP}
+    - {port: 53, protocol: TCP}
+{{- end -}}

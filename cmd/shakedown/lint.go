@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shakedown-dev/shakedown/suites/lint"
+)
+
+// defaultChartDir is the project's chart, linted when no CHART is given.
+const defaultChartDir = "charts/reference-stack"
+
+type lintFlags struct {
+	values     []string
+	kubernetes []string
+	clouds     []string
+	output     string
+	junit      string
+	namespace  string
+	matrix     string
+	apis       []string
+	rules      bool
+}
+
+// newLintCmd builds `shakedown lint`: strict helm lint, strict schema
+// decoding, per-version API availability and policy rules for every cloud
+// overlay × Kubernetes version of a chart, all in-process.
+func newLintCmd() *cobra.Command {
+	var f lintFlags
+	cmd := &cobra.Command{
+		Use:   "lint [CHART]",
+		Short: "Lint a Helm chart for every cloud overlay and Kubernetes version (helm lint --strict, schemas, API removals, policy rules)",
+		Long: `Lint renders CHART (default ` + defaultChartDir + `) in-process for every cloud overlay
+(CHART/values/<cloud>.yaml) and every Kubernetes version (default: fixtures/kubernetes.yaml) and
+reports, per finding, the rule ID, severity, object, message and fix:
+
+  SD100       helm lint --strict
+  SD101-SD105 strict decoding into the Kubernetes types (unknown fields, wrong types, duplicate
+              keys; custom resources are listed as not schema-checked) and rendering
+  SD110-SD112 apiVersions removed, deprecated or not yet served on that Kubernetes version
+  SD001-SD010 policy: resources, probes, security context, pinned images, PodDisruptionBudgets,
+              NetworkPolicies, encrypted storage, host access
+
+An object waives policy rules with the annotation shakedown.dev/waive: "SD004,SD006" (and a
+reason in shakedown.dev/waive-reason). The exit code is 1 when any unwaived error is found.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.rules {
+				return printRules(cmd.OutOrStdout())
+			}
+			chart := defaultChartDir
+			if len(args) == 1 {
+				chart = args[0]
+			}
+			return runLint(cmd, chart, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.values, "values", "f", nil, "values file applied after the cloud overlay (repeatable; later files win)")
+	fl.StringSliceVar(&f.kubernetes, "kubernetes", nil, "Kubernetes versions, e.g. 1.28,1.30,1.34 (default: the versions of fixtures/kubernetes.yaml)")
+	fl.StringSliceVar(&f.clouds, "cloud", nil, "cloud overlays, e.g. aws,gcp (default: every CHART/values/*.yaml)")
+	fl.StringVarP(&f.output, "output", "o", "text", "report format on stdout: "+strings.Join(lint.Formats(), ", "))
+	fl.StringVar(&f.junit, "junit", "", "also write a JUnit XML report to FILE")
+	fl.StringVarP(&f.namespace, "namespace", "n", "", "release namespace to render with (default \"default\")")
+	fl.StringVar(&f.matrix, "matrix", "", "version matrix file {versions: [...]} (default: fixtures/kubernetes.yaml above CHART)")
+	fl.StringSliceVarP(&f.apis, "api-versions", "a", nil, "extra apiVersions the clusters serve, for .Capabilities.APIVersions (e.g. monitoring.coreos.com/v1/ServiceMonitor)")
+	fl.BoolVar(&f.rules, "rules", false, "list the rules and exit")
+	return cmd
+}
+
+// runLint lints the chart, writes the reports and turns failures into exit code 1.
+func runLint(cmd *cobra.Command, chart string, f lintFlags) error {
+	encode, err := lint.EncoderFor(f.output)
+	if err != nil {
+		return err
+	}
+	report, err := lint.Run(cmd.Context(), lint.Options{
+		ChartDir:     chart,
+		ValuesFiles:  f.values,
+		KubeVersions: f.kubernetes,
+		Clouds:       f.clouds,
+		Namespace:    f.namespace,
+		MatrixFile:   f.matrix,
+		APIVersions:  f.apis,
+	})
+	if err != nil {
+		return err
+	}
+	if err := encode(cmd.OutOrStdout(), report); err != nil {
+		return fmt.Errorf("write lint report: %w", err)
+	}
+	if f.junit != "" {
+		if err := writeJUnit(f.junit, report); err != nil {
+			return err
+		}
+	}
+	if report.Failed() {
+		c := report.Count()
+		return &exitError{code: 1, msg: fmt.Sprintf("lint found %d errors in %s", c.Errors, chart)}
+	}
+	return nil
+}
+
+// writeJUnit writes the JUnit XML report to path.
+func writeJUnit(path string, report lint.Report) (err error) {
+	out, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write JUnit report: %w", err)
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("write JUnit report %s: %w", path, cerr)
+		}
+	}()
+	return lint.EncodeJUnit(out, report)
+}
+
+// printRules lists the rule catalog.
+func printRules(w io.Writer) error {
+	for _, r := range lint.Rules() {
+		waivable := ""
+		if r.Waivable {
+			waivable = " (waivable)"
+		}
+		if _, err := fmt.Fprintf(w, "%s  %-7s %s%s\n       fix: %s\n", r.ID, r.Severity, r.Title, waivable, r.Fix); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,40 @@
+// Command shakedown tests and benchmarks deployments of the reference ingestion stack:
+// it brings the stack up locally, lints and unit-tests its Helm chart, installs it on
+// real Kubernetes control planes, and drives load against it.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := newRootCmd().ExecuteContext(ctx)
+	if err == nil {
+		return
+	}
+	var exit *exitError
+	if errors.As(err, &exit) {
+		if exit.msg != "" {
+			fmt.Fprintln(os.Stderr, "shakedown:", exit.msg)
+		}
+		os.Exit(exit.code)
+	}
+	fmt.Fprintln(os.Stderr, "shakedown:", err)
+	os.Exit(1)
+}
+
+// exitError ends the program with a given code; commands return it when they have
+// already reported their findings (e.g. lint errors) and only the exit code is left.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit %d: %s", e.code, e.msg) }

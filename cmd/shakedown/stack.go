@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shakedown-dev/shakedown/internal/progress"
+	"github.com/shakedown-dev/shakedown/internal/stack"
+	"github.com/shakedown-dev/shakedown/internal/stack/local"
+)
+
+func newStackCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "stack",
+		Short: "Run the reference ingestion stack",
+	}
+	cmd.AddCommand(newStackUpCmd())
+	return cmd
+}
+
+type stackUpFlags struct {
+	listen   string
+	state    string
+	token    string
+	logLevel string
+}
+
+func newStackUpCmd() *cobra.Command {
+	var f stackUpFlags
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start the stack on this machine (kfake, clickhouse-server, postgres; capture, worker, decide in-process) until interrupted",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runStackUp(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
+		},
+	}
+	cmd.Flags().StringVar(&f.listen, "listen", local.DefaultListen, "capture API listen address (127.0.0.1:0 for any free port)")
+	cmd.Flags().StringVar(&f.state, "state", "", "write DIR/stack.json with the endpoints and token")
+	cmd.Flags().StringVar(&f.token, "token", "", "project token to create (default: a random phc_ token)")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "warn", "component log level: debug, info, warn, error")
+	return cmd
+}
+
+func runStackUp(ctx context.Context, stdout, stderr io.Writer, f stackUpFlags) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
+	}
+	progressOut := progress.New(stderr)
+	started := time.Now()
+	s, err := local.Up(ctx, local.Options{
+		Listen:   f.listen,
+		Token:    f.token,
+		Logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Progress: progressOut.Step,
+	})
+	if err != nil {
+		progressOut.Fail()
+		return err
+	}
+	progressOut.Done()
+	defer func() {
+		fmt.Fprintln(stderr, "stopping the stack ...")
+		if err := s.Close(context.Background()); err != nil {
+			fmt.Fprintln(stderr, "shakedown: stop:", err)
+		}
+	}()
+	if f.state != "" {
+		path, err := stack.WriteState(f.state, s.Endpoints)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(path)
+		fmt.Fprintf(stdout, "state written to %s\n", path)
+	}
+	printEndpoints(stdout, s.Endpoints, time.Since(started))
+	<-ctx.Done()
+	return nil
+}
+
+func printEndpoints(w io.Writer, e stack.Endpoints, took time.Duration) {
+	fmt.Fprintf(w, "reference stack up in %s\n", took.Round(10*time.Millisecond))
+	fmt.Fprintf(w, "  capture    %s  (POST /e /batch /capture ..., GET /decide?v=3, /metrics)\n", e.CaptureURL)
+	fmt.Fprintf(w, "  token      %s\n", e.Token)
+	fmt.Fprintf(w, "  clickhouse native %s  http %s\n", e.ClickHouseNative, e.ClickHouseHTTP)
+	fmt.Fprintf(w, "  postgres   %s\n", e.PostgresDSN)
+	fmt.Fprintf(w, "  kafka      %s (in-process kfake)\n", strings.Join(e.KafkaBrokers, ","))
+	fmt.Fprintf(w, "try:\n  curl -s %s/batch -H 'Content-Type: application/json' -d '{\"api_key\":\"%s\",\"batch\":[{\"event\":\"hello\",\"distinct_id\":\"me\"}]}'\n", e.CaptureURL, e.Token)
+	fmt.Fprintf(w, "  echo 'SELECT event, distinct_id, timestamp FROM events FINAL' | curl -s %s/ --data-binary @-\n", e.ClickHouseHTTP)
+	fmt.Fprintln(w, "Ctrl-C stops the stack and removes its data.")
+}

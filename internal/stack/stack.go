@@ -1,0 +1,66 @@
+// Package stack describes where a reference stack runs: the endpoints every layer
+// (load, e2e, bench) needs, whichever provider brought the stack up.
+package stack
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Endpoints are the addresses of a running reference stack. Its JSON form is the
+// stack.json file that `shakedown stack up --state DIR` writes.
+type Endpoints struct {
+	// CaptureURL is the base URL of the capture API (also serves /decide).
+	CaptureURL string `json:"capture_url"`
+	// ClickHouseNative is host:port of ClickHouse's native protocol.
+	ClickHouseNative string `json:"clickhouse_native"`
+	// ClickHouseHTTP is the base URL of ClickHouse's HTTP interface.
+	ClickHouseHTTP string `json:"clickhouse_http"`
+	// PostgresDSN connects to the stack's PostgreSQL database.
+	PostgresDSN string `json:"postgres_dsn"`
+	// KafkaBrokers are the seed brokers.
+	KafkaBrokers []string `json:"kafka_brokers"`
+	// Token is a project API token the stack accepts.
+	Token string `json:"token"`
+}
+
+// StateFile is the name of the file WriteState writes inside its directory.
+const StateFile = "stack.json"
+
+// WriteState writes e to dir/stack.json, creating dir if needed.
+func WriteState(dir string, e Endpoints) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("state dir %s: %w", dir, err)
+	}
+	b, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encode stack state: %w", err)
+	}
+	path := filepath.Join(dir, StateFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return "", fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return path, nil
+}
+
+// ReadState reads a stack.json written by WriteState; path may be the file or its directory.
+func ReadState(path string) (Endpoints, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, StateFile)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Endpoints{}, fmt.Errorf("read stack state: %w (start a stack with `shakedown stack up --state DIR`)", err)
+	}
+	var e Endpoints
+	if err := json.Unmarshal(b, &e); err != nil {
+		return Endpoints{}, fmt.Errorf("parse stack state %s: %w", path, err)
+	}
+	return e, nil
+}

@@ -1,0 +1,489 @@
+// Package capture is a PostHog-compatible event capture API that writes every
+// accepted event to Kafka and answers success only once Kafka acknowledged it.
+//
+// The contract (routes, body shapes, token and distinct_id rules, replies) is the
+// "PostHog capture compatibility" section of the project's design document. Body
+// encodings are undone by package payload; the Kafka message is event.Message.
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/time/rate"
+
+	"github.com/shakedown-dev/shakedown/reference/event"
+	"github.com/shakedown-dev/shakedown/reference/payload"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultMaxEventBody   = 2 << 20  // 2 MB, for /e, /i/v0/e, /capture, /track, /engage
+	DefaultMaxBatchBody   = 20 << 20 // 20 MB, for /batch
+	DefaultProduceTimeout = 5 * time.Second
+	readinessTimeout      = 2 * time.Second
+)
+
+// Config configures a Server. Only Tokens is required.
+type Config struct {
+	// Topic receives the events; default event.IngestionTopic.
+	Topic string
+	// MaxEventBody caps event routes' bodies, before and after decompression; default 2 MB.
+	MaxEventBody int64
+	// MaxBatchBody caps /batch bodies, before and after decompression; default 20 MB.
+	MaxBatchBody int64
+	// ProduceTimeout bounds the wait for Kafka's acknowledgement; past it the
+	// request gets 503 (the events may still land later: delivery is at least once).
+	ProduceTimeout time.Duration
+	// RatePerToken is the sustained events per second allowed per token; 0 means no limit.
+	RatePerToken rate.Limit
+	// RateBurst is the per-token burst in events; default max(1, RatePerToken).
+	// A request with more events than the burst costs the whole burst.
+	RateBurst int
+	// Tokens says which project tokens may capture (see StaticTokens, AnyToken).
+	Tokens TokenValidator
+	// Decide serves /decide; nil answers 404.
+	Decide http.Handler
+	// Registerer receives capture's metrics; default a new registry. /metrics serves
+	// Gatherer, or Registerer when it is also a Gatherer (as *prometheus.Registry is).
+	Registerer prometheus.Registerer
+	// Gatherer is what /metrics serves; see Registerer.
+	Gatherer prometheus.Gatherer
+	// Logger logs refusals at debug and Kafka failures at warn; default discards.
+	Logger *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Server is the capture http.Handler.
+type Server struct {
+	client  *kgo.Client
+	cfg     Config
+	metrics *metrics
+	gather  http.Handler
+	log     *slog.Logger
+
+	limitersMu sync.Mutex
+	limiters   map[string]*rate.Limiter
+}
+
+// New returns a Server producing with client. The client must be idempotent with
+// acks=all (see ProducerOptions), or a 200 would not mean the event is durable.
+func New(client *kgo.Client, cfg Config) (*Server, error) {
+	if client == nil {
+		return nil, errors.New("capture: nil kafka client")
+	}
+	if cfg.Tokens == nil {
+		return nil, errors.New("capture: Config.Tokens is required (use StaticTokens, or AnyToken for a local stack)")
+	}
+	if cfg.Topic == "" {
+		cfg.Topic = event.IngestionTopic
+	}
+	if cfg.MaxEventBody <= 0 {
+		cfg.MaxEventBody = DefaultMaxEventBody
+	}
+	if cfg.MaxBatchBody <= 0 {
+		cfg.MaxBatchBody = DefaultMaxBatchBody
+	}
+	if cfg.ProduceTimeout <= 0 {
+		cfg.ProduceTimeout = DefaultProduceTimeout
+	}
+	if cfg.RatePerToken < 0 {
+		return nil, fmt.Errorf("capture: RatePerToken must not be negative, got %v", cfg.RatePerToken)
+	}
+	if cfg.RatePerToken > 0 && cfg.RateBurst <= 0 {
+		cfg.RateBurst = max(1, int(cfg.RatePerToken))
+	}
+	if cfg.Registerer == nil {
+		reg := prometheus.NewRegistry()
+		cfg.Registerer, cfg.Gatherer = reg, reg
+	}
+	if cfg.Gatherer == nil {
+		g, ok := cfg.Registerer.(prometheus.Gatherer)
+		if !ok {
+			return nil, errors.New("capture: Config.Gatherer is required when Registerer is not a Gatherer")
+		}
+		cfg.Gatherer = g
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		client:   client,
+		cfg:      cfg,
+		metrics:  m,
+		gather:   promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}),
+		log:      cfg.Logger,
+		limiters: map[string]*rate.Limiter{},
+	}, nil
+}
+
+// routes maps each path (without trailing slash) to its metrics label and kind.
+type routeKind uint8
+
+const (
+	routeUnknown routeKind = iota
+	routeEvents
+	routeBatch
+	routeDecide
+	routeReadiness
+	routeLiveness
+	routeMetrics
+)
+
+var routes = map[string]routeKind{
+	"/e": routeEvents, "/i/v0/e": routeEvents, "/capture": routeEvents,
+	"/track": routeEvents, "/engage": routeEvents, "/batch": routeBatch,
+	"/decide": routeDecide, "/_readiness": routeReadiness,
+	"/_liveness": routeLiveness, "/metrics": routeMetrics,
+}
+
+func lookupRoute(path string) (string, routeKind) {
+	if p := strings.TrimSuffix(path, "/"); p != "" {
+		path = p
+	}
+	if k, ok := routes[path]; ok {
+		return path, k
+	}
+	return "other", routeUnknown
+}
+
+// ServeHTTP routes the request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	label, kind := lookupRoute(r.URL.Path)
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() { s.metrics.requests.WithLabelValues(label, strconv.Itoa(sw.code())).Inc() }()
+
+	cors(sw, r)
+	if r.Method == http.MethodOptions && kind != routeUnknown {
+		sw.WriteHeader(http.StatusNoContent)
+		return
+	}
+	switch kind {
+	case routeEvents, routeBatch:
+		s.serveCapture(sw, r, label, kind)
+	case routeDecide:
+		if s.cfg.Decide == nil {
+			s.fail(sw, r, &apiError{Status: http.StatusNotFound, Type: typeNotFound, Code: "decide_disabled",
+				Detail: "this capture server has no /decide handler; send flag requests to the decide service"})
+			return
+		}
+		s.cfg.Decide.ServeHTTP(sw, r)
+	case routeLiveness:
+		writeJSON(sw, http.StatusOK, map[string]string{"status": "ok"})
+	case routeReadiness:
+		s.serveReadiness(sw, r)
+	case routeMetrics:
+		s.gather.ServeHTTP(sw, r)
+	default:
+		s.fail(sw, r, &apiError{Status: http.StatusNotFound, Type: typeNotFound, Code: "unknown_route",
+			Detail: fmt.Sprintf("no route %s; send events to /e, /i/v0/e, /batch, /capture, /track or /engage", r.URL.Path)})
+	}
+}
+
+func (s *Server) serveReadiness(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), readinessTimeout)
+	defer cancel()
+	if err := s.client.Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "kafka unreachable", "error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// serveCapture handles the event routes.
+func (s *Server) serveCapture(w http.ResponseWriter, r *http.Request, label string, kind routeKind) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST, OPTIONS")
+		s.fail(w, r, &apiError{Status: http.StatusMethodNotAllowed, Type: typeValidation, Code: "method_not_allowed",
+			Detail: r.Method + " is not supported; POST the events (or GET with ?data=)"})
+		return
+	}
+	now := s.cfg.Now()
+	limit := s.cfg.MaxEventBody
+	if kind == routeBatch {
+		limit = s.cfg.MaxBatchBody
+	}
+	if r.Body != nil {
+		cr := &countingReader{r: http.MaxBytesReader(w, r.Body, limit+1)}
+		defer func() { s.metrics.bytes.WithLabelValues(label).Add(float64(cr.n.Load())) }()
+		r.Body = cr
+	}
+	msgs, aerr := s.messages(r, limit, now)
+	if aerr != nil {
+		s.fail(w, r, aerr)
+		return
+	}
+	if aerr := s.allow(msgs[0].Token, len(msgs), now); aerr != nil {
+		s.fail(w, r, aerr)
+		return
+	}
+	if aerr := s.produce(r.Context(), msgs); aerr != nil {
+		s.fail(w, r, aerr)
+		return
+	}
+	s.metrics.events.Add(float64(len(msgs)))
+	if r.URL.Query().Get("beacon") == "1" {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"status": 1})
+}
+
+// messages reads, decodes and validates the request into Kafka messages.
+func (s *Server) messages(r *http.Request, limit int64, now time.Time) ([]event.Message, *apiError) {
+	body, err := payload.ReadBody(r, limit)
+	if err != nil {
+		var pe *payload.Error
+		if errors.As(err, &pe) {
+			return nil, &apiError{Status: pe.Kind.HTTPStatus(), Type: typeValidation, Code: pe.Kind.String(), Detail: pe.Detail}
+		}
+		return nil, badRequest("unreadable_body", "the body could not be read: %v", err)
+	}
+	req, aerr := parseRequest(body)
+	if aerr != nil {
+		return nil, aerr
+	}
+	token, aerr := s.token(r.Context(), req)
+	if aerr != nil {
+		return nil, aerr
+	}
+	sentAt := req.sentAt
+	if ms, err := strconv.ParseInt(r.URL.Query().Get("_"), 10, 64); sentAt == "" && err == nil && ms > 0 {
+		sentAt = event.FormatNow(time.UnixMilli(ms))
+	}
+	ip, nowText := clientIP(r), event.FormatNow(now)
+	msgs := make([]event.Message, len(req.events))
+	for i := range req.events {
+		if _, aerr := req.eventName(i); aerr != nil {
+			return nil, aerr
+		}
+		distinctID, aerr := req.distinctID(i)
+		if aerr != nil {
+			return nil, aerr
+		}
+		id, err := req.uuidOf(i)
+		if err != nil {
+			return nil, unavailable("uuid_failed", "could not generate an event uuid: %v; retry", err)
+		}
+		msgs[i] = event.Message{
+			UUID: id, DistinctID: distinctID, IP: ip, Data: string(req.events[i].raw),
+			Now: nowText, SentAt: sentAt, Token: token,
+		}
+	}
+	return msgs, nil
+}
+
+// token resolves and checks the request's one token.
+func (s *Server) token(ctx context.Context, req *request) (string, *apiError) {
+	switch len(req.tokens) {
+	case 0:
+		return "", unauthorized("missing_token", "no project token; set api_key in the batch, or properties.token (or token) in each event")
+	case 1:
+	default:
+		return "", unauthorized("mixed_tokens", "the request carries %d different tokens; send each project's events in its own request", len(req.tokens))
+	}
+	token := req.tokens[0]
+	if isPersonalKey(token) {
+		return "", unauthorized("personal_api_key", "phx_ keys are personal API keys and must not be used to capture; use the project API token (phc_...)")
+	}
+	ok, err := s.cfg.Tokens.Valid(ctx, token)
+	if err != nil {
+		s.log.WarnContext(ctx, "token validation failed", "err", err)
+		return "", unavailable("token_check_failed", "the project token could not be checked right now; retry later")
+	}
+	if !ok {
+		return "", unauthorized("invalid_token", "the project token is not known; copy the project API token from the project settings")
+	}
+	return token, nil
+}
+
+// allow charges n events to token's rate limiter.
+func (s *Server) allow(token string, n int, now time.Time) *apiError {
+	if s.cfg.RatePerToken == 0 {
+		return nil
+	}
+	s.limitersMu.Lock()
+	l, ok := s.limiters[token]
+	if !ok {
+		l = rate.NewLimiter(s.cfg.RatePerToken, s.cfg.RateBurst)
+		s.limiters[token] = l
+	}
+	s.limitersMu.Unlock()
+	if l.AllowN(now, min(n, s.cfg.RateBurst)) {
+		return nil
+	}
+	return &apiError{Status: http.StatusTooManyRequests, Type: typeRateLimit, Code: "rate_limited",
+		Detail: fmt.Sprintf("this project sent more than %v events/s (burst %d); slow down and retry later", s.cfg.RatePerToken, s.cfg.RateBurst)}
+}
+
+// produce writes msgs and waits until Kafka acknowledged all of them, or
+// ProduceTimeout passed.
+func (s *Server) produce(ctx context.Context, msgs []event.Message) *apiError {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ProduceTimeout)
+	defer cancel()
+	start := time.Now()
+
+	var (
+		left     atomic.Int64
+		mu       sync.Mutex
+		firstErr error
+		done     = make(chan struct{})
+	)
+	left.Store(int64(len(msgs)))
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			mu.Unlock()
+		}
+		if left.Add(-1) == 0 {
+			close(done)
+		}
+	}
+	for i := range msgs {
+		value, err := msgs[i].Encode()
+		if err != nil {
+			promise(nil, fmt.Errorf("encoding event %d: %w", i, err))
+			continue
+		}
+		s.client.Produce(ctx, &kgo.Record{Topic: s.cfg.Topic, Key: msgs[i].Key(), Value: value}, promise)
+	}
+
+	var err error
+	select {
+	case <-done:
+		mu.Lock()
+		err = firstErr
+		mu.Unlock()
+	case <-ctx.Done():
+		err = fmt.Errorf("%d of %d events unacknowledged: %w", left.Load(), len(msgs), ctx.Err())
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	s.metrics.produce.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+	if err == nil {
+		return nil
+	}
+	s.log.WarnContext(ctx, "kafka produce failed", "topic", s.cfg.Topic, "events", len(msgs), "err", err)
+	if errors.Is(err, kerr.MessageTooLarge) {
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Type: typeValidation, Code: "event_too_large",
+			Detail: "an event is larger than Kafka accepts; drop large properties"}
+	}
+	return unavailable("kafka_unavailable",
+		"Kafka did not acknowledge the events within %s; nothing is confirmed stored, retry the request later", s.cfg.ProduceTimeout)
+}
+
+// fail writes e and counts it as a reject.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, e *apiError) {
+	s.metrics.rejects.WithLabelValues(e.Code).Inc()
+	s.log.DebugContext(r.Context(), "capture request refused", "path", r.URL.Path, "status", e.Status, "code", e.Code, "detail", e.Detail)
+	if e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, e.Status, e)
+}
+
+// cors mirrors the request's Origin, with credentials, and answers preflights' questions.
+func cors(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	if origin == "" {
+		return
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+			h.Set("Access-Control-Allow-Headers", req)
+		} else {
+			h.Set("Access-Control-Allow-Headers", "Content-Type, Content-Encoding, X-Requested-With")
+		}
+		h.Set("Access-Control-Max-Age", "86400")
+	}
+}
+
+// clientIP is the first X-Forwarded-For address, else the peer's.
+func clientIP(r *http.Request) string {
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		first, _, _ := strings.Cut(xff, ",")
+		if ip := strings.TrimSpace(first); ip != "" {
+			return ip
+		}
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// statusWriter remembers the status code for metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.ReadCloser
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (c *countingReader) Close() error { return c.r.Close() }

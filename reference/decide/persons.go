@@ -1,0 +1,64 @@
+package decide
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// personQuery reads the properties of the person a distinct_id points at, through
+// person_distinct_ids' primary key.
+const personQuery = `SELECT p.properties::text
+	FROM person_distinct_ids d JOIN persons p ON p.id = d.person_id
+	WHERE d.team_id = $1 AND d.distinct_id = $2`
+
+// storedProperties returns the stored properties of distinctID's person in teamID;
+// found is false when no person has that distinct_id.
+func (h *Handler) storedProperties(ctx context.Context, teamID int64, distinctID string) (props map[string]any, found bool, err error) {
+	var text string
+	err = h.cfg.Postgres.QueryRow(ctx, personQuery, teamID, distinctID).Scan(&text)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read person of distinct_id %q in team %d: %w", distinctID, teamID, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(text)))
+	dec.UseNumber()
+	if err := dec.Decode(&props); err != nil {
+		return nil, false, fmt.Errorf("decode properties of distinct_id %q in team %d: %w", distinctID, teamID, err)
+	}
+	return props, true, nil
+}
+
+// personProperties merges the stored properties of the person under the request's
+// person_properties (the request wins). The database is read only when t's flags
+// need a key the request lacks. known is false when that read failed.
+func (h *Handler) personProperties(ctx context.Context, t *team, distinctID string, fromRequest map[string]any) (props map[string]any, known bool) {
+	if hasAll(fromRequest, t.propKeys) {
+		h.metrics.personLookups.WithLabelValues("skipped").Inc()
+		return fromRequest, true
+	}
+	stored, found, err := h.storedProperties(ctx, t.id, distinctID)
+	switch {
+	case err != nil:
+		h.metrics.personLookups.WithLabelValues("error").Inc()
+		h.log.WarnContext(ctx, "decide: person lookup failed; flags needing person properties are left out", "err", err)
+		return fromRequest, false
+	case !found:
+		h.metrics.personLookups.WithLabelValues("not_found").Inc()
+		return fromRequest, true
+	}
+	h.metrics.personLookups.WithLabelValues("found").Inc()
+	if stored == nil {
+		stored = make(map[string]any, len(fromRequest))
+	}
+	for k, v := range fromRequest {
+		stored[k] = v
+	}
+	return stored, true
+}

@@ -1,0 +1,110 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shakedown-dev/shakedown/reference/event"
+)
+
+// TestPoisonMessagesGoToDeadLetterTopic interleaves an unknown token, garbage bytes and a
+// bad uuid with good events: the good ones land in ClickHouse, the bad ones on the
+// dead-letter topic with their reason and original bytes, and every offset is committed.
+func TestPoisonMessagesGoToDeadLetterTopic(t *testing.T) {
+	e := newEnv(t, 1)
+	p := e.producer(t)
+	unknown := e.msg(101, "d1", `{"event":"e"}`)
+	unknown.Token = "phc_nobody"
+	badUUID := e.msg(102, "d1", `{"event":"e"}`)
+	badUUID.UUID = "not-a-uuid"
+	enc := func(m event.Message) *kgo.Record {
+		v, _ := m.Encode()
+		return &kgo.Record{Topic: e.topic, Key: m.Key(), Value: v}
+	}
+	garbage := &kgo.Record{Topic: e.topic, Value: []byte("\xff\xfe not json")}
+	recs := []*kgo.Record{enc(e.msg(1, "d1", `{"event":"good"}`)), enc(unknown), garbage,
+		enc(e.msg(2, "d1", `{"event":"good"}`)), enc(badUUID), enc(e.msg(3, "d2", `{"event":"good"}`))}
+	e.produceRaw(t, p, recs...)
+
+	cfg := e.config()
+	stop := runWorker(t, cfg)
+	e.waitRows(t, 3, time.Minute)
+	waitFor(t, 30*time.Second, "all offsets committed", func() (bool, string) {
+		n := e.committed(t, cfg.Group)
+		return n == int64(len(recs)), "committed " + itoa(n)
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.chCount(t, "SELECT count() FROM {db}.events FINAL WHERE event = 'good'"); n != 3 {
+		t.Errorf("good events = %d, want 3", n)
+	}
+	if n := e.chCount(t, "SELECT count() FROM {db}.events FINAL"); n != 3 {
+		t.Errorf("events = %d, want only the 3 good ones", n)
+	}
+
+	got := e.readDeadLetters(t, 3)
+	var reasons []string
+	for _, r := range got {
+		var dl DeadLetter
+		if err := json.Unmarshal(r.Value, &dl); err != nil {
+			t.Fatalf("dead letter value is not a DeadLetter: %v", err)
+		}
+		header := ""
+		for _, h := range r.Headers {
+			if h.Key == HeaderReason {
+				header = string(h.Value)
+			}
+		}
+		if header != dl.Reason {
+			t.Errorf("reason header %q != envelope reason %q", header, dl.Reason)
+		}
+		if orig := recs[dl.Offset]; !bytes.Equal(dl.Value, orig.Value) || dl.Topic != e.topic {
+			t.Errorf("dead letter for offset %d carries %q from %s, want the original %q", dl.Offset, dl.Value, dl.Topic, orig.Value)
+		}
+		if dl.Error == "" {
+			t.Errorf("dead letter %s has no error detail", dl.Reason)
+		}
+		reasons = append(reasons, dl.Reason)
+	}
+	sort.Strings(reasons)
+	if want := "invalid_message,invalid_uuid,unknown_token"; strings.Join(reasons, ",") != want {
+		t.Errorf("reasons = %v, want %s", reasons, want)
+	}
+}
+
+// readDeadLetters reads n records from the dead-letter topic.
+func (e *env) readDeadLetters(t *testing.T, n int) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(e.dlq),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for len(out) < n {
+		f := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d dead letters before timeout", len(out), n)
+		}
+		out = append(out, f.Records()...)
+	}
+	// Nothing more should arrive: each poison message is dead-lettered once here.
+	sctx, scancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer scancel()
+	out = append(out, cl.PollFetches(sctx).Records()...)
+	if len(out) != n {
+		t.Fatalf("dead letters = %d, want %d", len(out), n)
+	}
+	return out
+}

@@ -1,0 +1,79 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the worker's Prometheus collectors.
+type metrics struct {
+	consumed     prometheus.Counter
+	inserted     prometheus.Counter
+	deadLettered *prometheus.CounterVec
+	batchSize    prometheus.Histogram
+	insertTime   prometheus.Histogram
+	insertErrors prometheus.Counter
+	commitErrors prometheus.Counter
+	lag          *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		consumed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shakedown_worker_messages_consumed_total", Help: "Kafka messages the worker consumed."}),
+		inserted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shakedown_worker_events_inserted_total", Help: "Event rows inserted into ClickHouse (after in-batch deduplication)."}),
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shakedown_worker_dead_lettered_total", Help: "Messages sent to the dead-letter topic, by reason."}, []string{"reason"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "shakedown_worker_batch_rows", Help: "Rows per ClickHouse insert.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
+		insertTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "shakedown_worker_insert_duration_seconds", Help: "Time of one successful ClickHouse batch insert.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}),
+		insertErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shakedown_worker_insert_errors_total", Help: "Failed ClickHouse insert attempts (each is retried)."}),
+		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shakedown_worker_commit_errors_total", Help: "Failed Kafka offset commits."}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "shakedown_worker_consumer_lag", Help: "High watermark minus the next offset to consume, per partition, as of the last fetch."},
+			[]string{"topic", "partition"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var err error
+	reg1 := func(c prometheus.Collector) prometheus.Collector {
+		if err != nil {
+			return c
+		}
+		var got prometheus.Collector
+		got, err = register(reg, c)
+		return got
+	}
+	m.consumed = reg1(m.consumed).(prometheus.Counter)
+	m.inserted = reg1(m.inserted).(prometheus.Counter)
+	m.deadLettered = reg1(m.deadLettered).(*prometheus.CounterVec)
+	m.batchSize = reg1(m.batchSize).(prometheus.Histogram)
+	m.insertTime = reg1(m.insertTime).(prometheus.Histogram)
+	m.insertErrors = reg1(m.insertErrors).(prometheus.Counter)
+	m.commitErrors = reg1(m.commitErrors).(prometheus.Counter)
+	m.lag = reg1(m.lag).(*prometheus.GaugeVec)
+	if err != nil {
+		return nil, fmt.Errorf("register worker metrics: %w", err)
+	}
+	return m, nil
+}
+
+// register registers c, or returns the collector already registered under its name so
+// that several workers sharing a registry add to the same series.
+func register(reg prometheus.Registerer, c prometheus.Collector) (prometheus.Collector, error) {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		return are.ExistingCollector, nil
+	}
+	return c, err
+}

@@ -1,0 +1,225 @@
+package worker
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/shakedown-dev/shakedown/reference/event"
+)
+
+// Dead-letter reasons, used as the "reason" header, in the envelope and as a metric label.
+const (
+	reasonInvalidMessage    = "invalid_message"
+	reasonInvalidData       = "invalid_data"
+	reasonMissingEvent      = "missing_event"
+	reasonInvalidUUID       = "invalid_uuid"
+	reasonInvalidProperties = "invalid_properties"
+	reasonUnknownToken      = "unknown_token"
+)
+
+// Event names that change which person a distinct_id belongs to.
+const (
+	eventIdentify    = "$identify"
+	eventCreateAlias = "$create_alias"
+)
+
+// poisonError marks a message that can never be processed: it goes to the dead-letter
+// topic instead of being retried.
+type poisonError struct {
+	reason string
+	detail string
+}
+
+func (e *poisonError) Error() string { return e.reason + ": " + e.detail }
+
+func poison(reason, format string, args ...any) error {
+	return &poisonError{reason: reason, detail: fmt.Sprintf(format, args...)}
+}
+
+// parsedEvent is one Kafka message made ready for persons and ClickHouse.
+type parsedEvent struct {
+	msg        event.Message
+	uuid       uuid.UUID
+	name       string
+	properties []byte // JSON object for the events.properties column
+	set        []byte // JSON object of $set, nil when empty
+	setOnce    []byte // JSON object of $set_once, nil when empty
+	// mergeWith is the other distinct_id of an $identify ($anon_distinct_id) or
+	// $create_alias (alias); empty for other events.
+	mergeWith string
+	identify  bool
+	timestamp time.Time
+}
+
+// rawData is the part of PostHog's event JSON the worker reads.
+type rawData struct {
+	Event      string          `json:"event"`
+	Properties json.RawMessage `json:"properties"`
+	Timestamp  json.RawMessage `json:"timestamp"`
+	Offset     json.RawMessage `json:"offset"`
+	SentAt     string          `json:"sent_at"`
+	Set        json.RawMessage `json:"$set"`
+	SetOnce    json.RawMessage `json:"$set_once"`
+}
+
+// earliest and latest bound what a ClickHouse DateTime (UInt32 seconds) can hold.
+var (
+	earliest = time.Unix(0, 0)
+	latest   = time.Date(2105, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
+// parseMessage decodes a Kafka record value into a parsedEvent. now is when the worker
+// handles it, used when capture's own "now" is missing or unreadable. Errors are *poisonError.
+func parseMessage(value []byte, now time.Time) (parsedEvent, error) {
+	msg, err := event.Decode(value)
+	if err != nil {
+		return parsedEvent{}, poison(reasonInvalidMessage, "%v", err)
+	}
+	id, err := uuid.Parse(msg.UUID)
+	if err != nil {
+		return parsedEvent{}, poison(reasonInvalidUUID, "uuid %q: %v", msg.UUID, err)
+	}
+	var data rawData
+	if err := json.Unmarshal([]byte(msg.Data), &data); err != nil {
+		return parsedEvent{}, poison(reasonInvalidData, "data is not an event JSON object: %v", err)
+	}
+	if data.Event == "" {
+		return parsedEvent{}, poison(reasonMissingEvent, "data has no event name")
+	}
+	props := map[string]json.RawMessage{}
+	if len(data.Properties) > 0 && !isNull(data.Properties) {
+		if err := json.Unmarshal(data.Properties, &props); err != nil {
+			return parsedEvent{}, poison(reasonInvalidProperties, "properties is not a JSON object: %v", err)
+		}
+	}
+	set, err := mergeObjects(props["$set"], data.Set)
+	if err != nil {
+		return parsedEvent{}, poison(reasonInvalidProperties, "$set: %v", err)
+	}
+	setOnce, err := mergeObjects(props["$set_once"], data.SetOnce)
+	if err != nil {
+		return parsedEvent{}, poison(reasonInvalidProperties, "$set_once: %v", err)
+	}
+	if _, ok := props["$ip"]; !ok && msg.IP != "" {
+		props["$ip"], _ = json.Marshal(msg.IP)
+	}
+	p := parsedEvent{msg: msg, uuid: id, name: data.Event, set: set, setOnce: setOnce}
+	if p.properties, err = json.Marshal(props); err != nil {
+		return parsedEvent{}, poison(reasonInvalidProperties, "re-encode properties: %v", err)
+	}
+	switch data.Event {
+	case eventIdentify:
+		p.mergeWith, p.identify = jsonString(props["$anon_distinct_id"]), true
+	case eventCreateAlias:
+		p.mergeWith = jsonString(props["alias"])
+	}
+	if p.mergeWith == msg.DistinctID {
+		p.mergeWith = ""
+	}
+	sentAt := msg.SentAt
+	if sentAt == "" {
+		sentAt = data.SentAt
+	}
+	_, ignoreSentAt := props["$ignore_sent_at"]
+	p.timestamp = eventTimestamp(parseTime(msg.Now, now), data.Timestamp, data.Offset, sentAt, ignoreSentAt)
+	return p, nil
+}
+
+// eventTimestamp adjusts the client's clock to capture's the way PostHog does: with both
+// timestamp and sent_at, now - (sent_at - timestamp); with timestamp only, timestamp;
+// with offset (ms), now - offset; else now. Anything out of DateTime's range gives now.
+func eventTimestamp(now time.Time, rawTS, rawOffset json.RawMessage, sentAt string, ignoreSentAt bool) time.Time {
+	ts := now
+	if s := jsonString(rawTS); s != "" {
+		if t, ok := parseTimeOK(s); ok {
+			ts = t
+			if sa, ok := parseTimeOK(sentAt); ok && !ignoreSentAt {
+				ts = now.Add(-sa.Sub(t))
+			}
+		}
+	} else if off, ok := jsonNumber(rawOffset); ok {
+		ts = now.Add(-time.Duration(off * float64(time.Millisecond)))
+	}
+	if ts.Before(earliest) || ts.After(latest) {
+		return now
+	}
+	return ts
+}
+
+// mergeObjects merges JSON objects left to right (later keys win); nil when all are empty.
+func mergeObjects(objs ...json.RawMessage) ([]byte, error) {
+	out := map[string]json.RawMessage{}
+	for _, o := range objs {
+		if len(o) == 0 || isNull(o) {
+			continue
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(o, &m); err != nil {
+			return nil, fmt.Errorf("not a JSON object: %w", err)
+		}
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return json.Marshal(out)
+}
+
+func isNull(b json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(b), []byte("null")) }
+
+// jsonString reads a JSON string, or stringifies a JSON number; "" otherwise.
+func jsonString(b json.RawMessage) string {
+	if len(b) == 0 {
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		return s
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err == nil {
+		return n.String()
+	}
+	return ""
+}
+
+// jsonNumber reads a JSON number or a numeric string.
+func jsonNumber(b json.RawMessage) (float64, bool) {
+	s := jsonString(b)
+	if s == "" {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
+}
+
+// timeLayouts are the timestamp forms clients send.
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"}
+
+func parseTimeOK(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, false
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+func parseTime(s string, fallback time.Time) time.Time {
+	if t, ok := parseTimeOK(s); ok {
+		return t
+	}
+	return fallback
+}

@@ -1,0 +1,164 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// item is one consumed record on its way into the batch.
+type item struct {
+	rec      *kgo.Record
+	ev       parsedEvent
+	team     int64
+	personID uuid.UUID
+	poison   *poisonError // set: the record goes to the dead-letter topic
+}
+
+// writesPersons says the event changes persons beyond get-or-create, so it is handled
+// alone, in order, rather than in a bulk lookup.
+func (it *item) writesPersons() bool {
+	return it.poison == nil && (it.ev.mergeWith != "" || it.ev.identify || it.ev.set != nil || it.ev.setOnce != nil)
+}
+
+// process handles records in order and adds them to the batch. Transient failures
+// (PostgreSQL) are retried; it returns an error only when ctx is done, leaving the
+// unprocessed records out of the batch and so uncommitted.
+func (w *Worker) process(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	now := time.Now()
+	items := make([]item, len(recs))
+	for i, rec := range recs {
+		w.metrics.consumed.Inc()
+		items[i].rec = rec
+		ev, err := parseMessage(rec.Value, now)
+		if err != nil {
+			var pe *poisonError
+			errors.As(err, &pe)
+			items[i].poison = pe
+			continue
+		}
+		items[i].ev = ev
+	}
+	for i := 0; i < len(items); {
+		j := i + 1
+		if !items[i].writesPersons() {
+			for j < len(items) && !items[j].writesPersons() {
+				j++
+			}
+		}
+		seg := items[i:j]
+		if err := w.retry(ctx, "resolve persons", func(ctx context.Context) error { return w.resolve(ctx, seg) }); err != nil {
+			return err
+		}
+		for k := range seg {
+			w.addToBatch(cl, &seg[k], now)
+		}
+		i = j
+	}
+	return nil
+}
+
+// resolve finds the team and person of every item in seg: one item that writes persons,
+// or a run of items that only need get-or-create, looked up in bulk.
+func (w *Worker) resolve(ctx context.Context, seg []item) error {
+	for k := range seg {
+		it := &seg[k]
+		if it.poison != nil || it.team != 0 {
+			continue
+		}
+		team, ok, err := w.teams.lookup(ctx, it.ev.msg.Token)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			it.poison = &poisonError{reason: reasonUnknownToken, detail: "no team has api_token " + it.ev.msg.Token}
+			continue
+		}
+		it.team = team
+	}
+	if len(seg) == 1 && seg[0].writesPersons() {
+		return w.writePersons(ctx, &seg[0])
+	}
+	byTeam := map[int64][]string{}
+	for k := range seg {
+		if it := &seg[k]; it.poison == nil && it.personID == uuid.Nil {
+			byTeam[it.team] = append(byTeam[it.team], it.ev.msg.DistinctID)
+		}
+	}
+	for team, dids := range byTeam {
+		found, err := w.persons.lookupMany(ctx, team, dids)
+		if err != nil {
+			return err
+		}
+		for k := range seg {
+			it := &seg[k]
+			if it.poison != nil || it.team != team || it.personID != uuid.Nil {
+				continue
+			}
+			id, ok := found[it.ev.msg.DistinctID]
+			if !ok {
+				if id, err = w.persons.getOrCreate(ctx, team, it.ev.msg.DistinctID); err != nil {
+					return err
+				}
+				found[it.ev.msg.DistinctID] = id
+			}
+			it.personID = id
+		}
+	}
+	return nil
+}
+
+// writePersons applies an $identify / $create_alias merge and $set / $set_once.
+func (w *Worker) writePersons(ctx context.Context, it *item) error {
+	if it.poison != nil {
+		return nil
+	}
+	did := it.ev.msg.DistinctID
+	var err error
+	if it.ev.mergeWith != "" || it.ev.identify {
+		other := it.ev.mergeWith
+		if other == "" {
+			other = did // $identify without $anon_distinct_id: only marks the person identified
+		}
+		it.personID, err = w.persons.merge(ctx, it.team, did, other, it.ev.identify)
+	} else {
+		it.personID, err = w.persons.getOrCreate(ctx, it.team, did)
+	}
+	if err != nil {
+		return err
+	}
+	return w.persons.applySet(ctx, it.team, did, it.ev.set, it.ev.setOnce)
+}
+
+// addToBatch queues the item's row, or dead-letters it, and marks its offset done.
+func (w *Worker) addToBatch(cl *kgo.Client, it *item, now time.Time) {
+	if it.poison != nil {
+		w.deadLetter(cl, it.rec, it.poison)
+		w.batch.done(it.rec)
+		return
+	}
+	w.batch.add(eventRow{
+		uuid:       it.ev.uuid,
+		teamID:     it.team,
+		event:      it.ev.name,
+		distinctID: it.ev.msg.DistinctID,
+		personID:   it.personID,
+		properties: string(it.ev.properties),
+		timestamp:  it.ev.timestamp,
+		createdAt:  now,
+		ip:         it.ev.msg.IP,
+	}, it.rec)
+}
+
+// retry runs fn with backoff until it succeeds or ctx is done.
+func (w *Worker) retry(ctx context.Context, what string, fn func(context.Context) error) error {
+	return retry(ctx, retryMin, retryMax, fn, func(err error) {
+		w.log.Warn(what+" failed; retrying", "err", err)
+	})
+}

@@ -1,0 +1,34 @@
+package lint
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// referenceChart is the project's chart, relative to this package.
+var referenceChart = filepath.Join("..", "..", "charts", "reference-stack")
+
+// TestReferenceStackChart lints charts/reference-stack over every overlay and
+// the project's Kubernetes versions; it fails on any unwaived error.
+func TestReferenceStackChart(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(referenceChart, "Chart.yaml")); os.IsNotExist(err) {
+		t.Skipf("%s does not exist yet", referenceChart)
+	}
+	r := lintChart(t, Options{ChartDir: referenceChart})
+	var buf bytes.Buffer
+	if err := EncodeText(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("shakedown lint %s:\n%s", referenceChart, buf.String())
+	if len(r.Clouds) < 5 {
+		t.Errorf("linted overlays %v, want the five cloud overlays", r.Clouds)
+	}
+	if r.Objects == 0 {
+		t.Error("the chart rendered no objects")
+	}
+	if r.Failed() {
+		t.Errorf("the reference chart fails lint: %s", r.Summary())
+	}
+}

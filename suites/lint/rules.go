@@ -1,0 +1,97 @@
+package lint
+
+import "sort"
+
+// Rule describes one check with a stable ID.
+type Rule struct {
+	// ID is stable across releases, e.g. "SD006".
+	ID string `json:"id"`
+	// Title says what the rule wants.
+	Title string `json:"title"`
+	// Severity is the severity of an unwaived finding.
+	Severity Severity `json:"severity"`
+	// Fix says how to satisfy the rule.
+	Fix string `json:"fix"`
+	// Waivable tells whether the shakedown.dev/waive annotation can downgrade it.
+	Waivable bool `json:"waivable"`
+}
+
+// Rule IDs.
+const (
+	RuleResources        = "SD001"
+	RuleProbes           = "SD002"
+	RuleRunAsNonRoot     = "SD003"
+	RuleReadOnlyRootFS   = "SD004"
+	RuleNoPrivEscalation = "SD005"
+	RulePinnedImage      = "SD006"
+	RulePDB              = "SD007"
+	RuleNetworkPolicy    = "SD008"
+	RuleEncryptedStorage = "SD009"
+	RuleHostAccess       = "SD010"
+
+	RuleHelmLint       = "SD100"
+	RuleDecode         = "SD101"
+	RuleUnknownField   = "SD102"
+	RuleDuplicateKey   = "SD103"
+	RuleNotSchemaCheck = "SD104"
+	RuleRender         = "SD105"
+	RuleAPIRemoved     = "SD110"
+	RuleAPIDeprecated  = "SD111"
+	RuleAPINotYet      = "SD112"
+)
+
+// Rules returns the catalog of every rule, sorted by ID.
+func Rules() []Rule {
+	rules := []Rule{
+		{RuleResources, "containers set resource requests (cpu, memory) and a memory limit", SeverityError,
+			"set resources.requests.cpu, resources.requests.memory and resources.limits.memory on every container", true},
+		{RuleProbes, "long-running containers have liveness and readiness probes", SeverityError,
+			"add livenessProbe and readinessProbe (httpGet, tcpSocket, grpc or exec) to the container", true},
+		{RuleRunAsNonRoot, "containers run as a non-root user", SeverityError,
+			"set securityContext.runAsNonRoot: true (pod or container) and a non-zero runAsUser", true},
+		{RuleReadOnlyRootFS, "containers have a read-only root filesystem", SeverityError,
+			"set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the process writes", true},
+		{RuleNoPrivEscalation, "containers forbid privilege escalation", SeverityError,
+			"set securityContext.allowPrivilegeEscalation: false on the container", true},
+		{RulePinnedImage, "images are pinned to a version tag or digest", SeverityError,
+			"use an explicit version tag (repo/app:1.2.3) or a digest (repo/app@sha256:...), never latest or no tag", true},
+		{RulePDB, "workloads with more than one replica have a PodDisruptionBudget", SeverityError,
+			"render a policy/v1 PodDisruptionBudget whose selector matches the pod template labels", true},
+		{RuleNetworkPolicy, "every pod is selected by a NetworkPolicy", SeverityError,
+			"render a NetworkPolicy whose podSelector matches the pod template labels", true},
+		{RuleEncryptedStorage, "persistent volumes use an encrypted storage class on clouds that support it", SeverityError,
+			"set storageClassName to a class that encrypts at rest (aws: a StorageClass with parameters.encrypted: \"true\")", true},
+		{RuleHostAccess, "pods do not use hostPath, host namespaces, host ports, privileged mode or extra capabilities", SeverityError,
+			"remove hostPath volumes, hostNetwork/hostPID/hostIPC, hostPort, privileged: true and added capabilities", true},
+
+		{RuleHelmLint, "strict helm lint passes", SeverityError,
+			"fix what helm lint reports (in strict mode its warnings are errors)", false},
+		{RuleDecode, "every rendered object decodes into its Kubernetes kind", SeverityError,
+			"correct the field's type or the kind/apiVersion so the object matches the Kubernetes API", false},
+		{RuleUnknownField, "rendered objects have no unknown fields", SeverityError,
+			"remove or correct the field: the API server drops or rejects unknown fields", false},
+		{RuleDuplicateKey, "rendered objects have no duplicate keys", SeverityError,
+			"remove the duplicated key from the template: only one of the values would be kept", false},
+		{RuleNotSchemaCheck, "objects of kinds without a known schema are listed", SeverityNotice,
+			"nothing to do; check the object against its CRD by hand or in the integration layer", false},
+		{RuleRender, "the chart renders for every cloud overlay and Kubernetes version", SeverityError,
+			"fix the template or the overlay values named in the message", false},
+		{RuleAPIRemoved, "no apiVersion that the Kubernetes version no longer serves", SeverityError,
+			"switch to the replacement apiVersion named in the message", false},
+		{RuleAPIDeprecated, "no deprecated apiVersion", SeverityWarning,
+			"switch to the replacement apiVersion named in the message before it is removed", true},
+		{RuleAPINotYet, "no apiVersion that the Kubernetes version does not serve yet", SeverityError,
+			"gate the object with .Capabilities.APIVersions.Has or use the older apiVersion named in the message", false},
+	}
+	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
+	return rules
+}
+
+// ruleIndex maps rule IDs to rules.
+func ruleIndex() map[string]Rule {
+	idx := make(map[string]Rule)
+	for _, r := range Rules() {
+		idx[r.ID] = r
+	}
+	return idx
+}
