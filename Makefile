@@ -41,9 +41,11 @@ build: deps
 run: build
 	./$(BIN) stack up $(ARGS)
 
-## test: every layer's tests against real servers
-test: deps
+## test: the chart's lint and unit layers through the CLI, then every package's tests against real servers
+test: build
 	$(GO) vet ./...
+	./$(BIN) lint charts/reference-stack
+	./$(BIN) unit charts/reference-stack
 	$(GO) test $(TEST_FLAGS) ./...
 
 ## bench: Go benchmarks of capture, worker and the end-to-end local stack

@@ -35,9 +35,9 @@ func New(w io.Writer) *Reporter {
 	return &Reporter{w: w, interactive: interactive, now: time.Now}
 }
 
-// Step ends the current step (if any) and starts a new one.
+// Step ends the current step (if any) as done and starts a new one.
 func (r *Reporter) Step(msg string) {
-	r.finish("")
+	r.finish("done")
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.step, r.started = msg, r.now()
@@ -64,10 +64,7 @@ func (r *Reporter) finish(status string) {
 		close(stop)
 		<-stopped
 	}
-	if step == "" || status == "" {
-		if r.interactive && step != "" {
-			fmt.Fprintf(r.w, "\r\033[K✓ %s (%s)\n", step, r.since(started))
-		}
+	if step == "" {
 		return
 	}
 	if r.interactive {

@@ -20,6 +20,7 @@ func TestPlainOutputIsLineOriented(t *testing.T) {
 	got := buf.String()
 	want := strings.Join([]string{
 		"03:04:05 building kube-apiserver ...",
+		"03:04:06 building kube-apiserver: done in 1.5s",
 		"03:04:06 starting etcd ...",
 		"03:04:06 starting etcd: FAILED in 200ms",
 		"",

@@ -477,15 +477,15 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 	body := w.Body.String()
 	for _, want := range []string{
-		"capture_events_accepted_total 3",
-		`capture_http_requests_total{code="200",route="/e"} 1`,
-		`capture_http_requests_total{code="200",route="/batch"} 1`,
-		`capture_http_requests_total{code="400",route="/e"} 1`,
-		`capture_http_requests_total{code="401",route="/e"} 1`,
-		`capture_rejected_requests_total{reason="missing_distinct_id"} 1`,
-		`capture_rejected_requests_total{reason="personal_api_key"} 1`,
-		`capture_kafka_produce_duration_seconds_count{outcome="ok"} 2`,
-		`capture_received_bytes_total{route="/e"}`,
+		"shakedown_capture_events_accepted_total 3",
+		`shakedown_capture_http_requests_total{code="200",route="/e"} 1`,
+		`shakedown_capture_http_requests_total{code="200",route="/batch"} 1`,
+		`shakedown_capture_http_requests_total{code="400",route="/e"} 1`,
+		`shakedown_capture_http_requests_total{code="401",route="/e"} 1`,
+		`shakedown_capture_rejected_requests_total{reason="missing_distinct_id"} 1`,
+		`shakedown_capture_rejected_requests_total{reason="personal_api_key"} 1`,
+		`shakedown_capture_kafka_produce_duration_seconds_count{outcome="ok"} 2`,
+		`shakedown_capture_received_bytes_total{route="/e"}`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
@@ -496,7 +496,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == "capture_received_bytes_total" {
+		if mf.GetName() == "shakedown_capture_received_bytes_total" {
 			for _, m := range mf.GetMetric() {
 				if m.GetCounter().GetValue() <= 0 {
 					t.Errorf("received bytes %v", m)

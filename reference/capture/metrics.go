@@ -18,23 +18,23 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "capture", Name: "http_requests_total",
+			Namespace: "shakedown", Subsystem: "capture", Name: "http_requests_total",
 			Help: "Capture HTTP requests by route and status code.",
 		}, []string{"route", "code"}),
 		events: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "capture", Name: "events_accepted_total",
+			Namespace: "shakedown", Subsystem: "capture", Name: "events_accepted_total",
 			Help: "Events acknowledged by Kafka and answered with success.",
 		}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "capture", Name: "received_bytes_total",
+			Namespace: "shakedown", Subsystem: "capture", Name: "received_bytes_total",
 			Help: "Request body bytes read from the wire, before decompression.",
 		}, []string{"route"}),
 		rejects: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "capture", Name: "rejected_requests_total",
+			Namespace: "shakedown", Subsystem: "capture", Name: "rejected_requests_total",
 			Help: "Requests refused, by reason (the error code of the reply).",
 		}, []string{"reason"}),
 		produce: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: "capture", Name: "kafka_produce_duration_seconds",
+			Namespace: "shakedown", Subsystem: "capture", Name: "kafka_produce_duration_seconds",
 			Help:    "Time from producing a request's events to Kafka's acknowledgement of all of them.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"outcome"}),
