@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -46,35 +47,61 @@ func (s personStore) lookupMany(ctx context.Context, team int64, distinctIDs []s
 }
 
 // getOrCreate returns the person of (team, distinctID), creating it when missing.
-// A person made here but beaten by a concurrent writer is removed again.
 func (s personStore) getOrCreate(ctx context.Context, team int64, distinctID string) (uuid.UUID, error) {
-	found, err := s.lookupMany(ctx, team, []string{distinctID})
+	found, err := s.getOrCreateMany(ctx, team, []string{distinctID})
 	if err != nil {
 		return uuid.Nil, err
 	}
-	if id, ok := found[distinctID]; ok {
-		return id, nil
+	return found[distinctID], nil
+}
+
+// getOrCreateMany returns the person of every distinct id of team, creating the missing
+// ones in one transaction. Candidates get deterministic uuids (personUUID), so a replay
+// creates nothing new; a candidate beaten by a concurrent writer is removed again.
+func (s personStore) getOrCreateMany(ctx context.Context, team int64, distinctIDs []string) (map[string]uuid.UUID, error) {
+	found, err := s.lookupMany(ctx, team, distinctIDs)
+	if err != nil {
+		return nil, err
 	}
-	candidate := personUUID(team, distinctID)
-	var mapped uuid.UUID
+	var missing []string
+	seen := make(map[string]bool, len(distinctIDs))
+	for _, did := range distinctIDs {
+		if _, ok := found[did]; !ok && !seen[did] {
+			seen[did] = true
+			missing = append(missing, did)
+		}
+	}
+	if len(missing) == 0 {
+		return found, nil
+	}
+	slices.Sort(missing) // a fixed lock order keeps concurrent workers from deadlocking
+	candidates := make([]uuid.UUID, len(missing))
+	for i, did := range missing {
+		candidates[i] = personUUID(team, did)
+	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO persons (team_id, uuid) VALUES ($1, $2) ON CONFLICT (team_id, uuid) DO NOTHING`, team, candidate)
+		b.Queue(`INSERT INTO persons (team_id, uuid) SELECT $1, u FROM unnest($2::uuid[]) AS u
+			ON CONFLICT (team_id, uuid) DO NOTHING`, team, candidates)
 		b.Queue(`INSERT INTO person_distinct_ids (team_id, distinct_id, person_id)
-			SELECT $1, $2, id FROM persons WHERE team_id = $1 AND uuid = $3
-			ON CONFLICT (team_id, distinct_id) DO NOTHING`, team, distinctID, candidate)
-		b.Queue(`SELECT p.uuid FROM person_distinct_ids d JOIN persons p ON p.id = d.person_id
-			WHERE d.team_id = $1 AND d.distinct_id = $2`, team, distinctID).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&mapped)
+			SELECT $1, t.did, p.id FROM unnest($2::text[], $3::uuid[]) AS t(did, u)
+			JOIN persons p ON p.team_id = $1 AND p.uuid = t.u
+			ON CONFLICT (team_id, distinct_id) DO NOTHING`, team, missing, candidates)
+		b.Queue(`SELECT d.distinct_id, p.uuid FROM person_distinct_ids d JOIN persons p ON p.id = d.person_id
+			WHERE d.team_id = $1 AND d.distinct_id = ANY($2)`, team, missing).Query(func(rows pgx.Rows) error {
+			var did string
+			var id uuid.UUID
+			_, err := pgx.ForEachRow(rows, []any{&did, &id}, func() error { found[did] = id; return nil })
+			return err
 		})
-		b.Queue(`DELETE FROM persons p WHERE p.team_id = $1 AND p.uuid = $2
-			AND NOT EXISTS (SELECT 1 FROM person_distinct_ids d WHERE d.person_id = p.id)`, team, candidate)
+		b.Queue(`DELETE FROM persons p WHERE p.team_id = $1 AND p.uuid = ANY($2)
+			AND NOT EXISTS (SELECT 1 FROM person_distinct_ids d WHERE d.person_id = p.id)`, team, candidates)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("create person for team %d distinct_id %q: %w", team, distinctID, err)
+		return nil, fmt.Errorf("create %d persons for team %d: %w", len(missing), team, err)
 	}
-	return mapped, nil
+	return found, nil
 }
 
 // applySet applies $set_once (only keys the person lacks) then $set (overwrites) to the

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -92,7 +93,7 @@ func (w *Worker) resolve(ctx context.Context, seg []item) error {
 		}
 	}
 	for team, dids := range byTeam {
-		found, err := w.persons.lookupMany(ctx, team, dids)
+		found, err := w.persons.getOrCreateMany(ctx, team, dids)
 		if err != nil {
 			return err
 		}
@@ -103,10 +104,7 @@ func (w *Worker) resolve(ctx context.Context, seg []item) error {
 			}
 			id, ok := found[it.ev.msg.DistinctID]
 			if !ok {
-				if id, err = w.persons.getOrCreate(ctx, team, it.ev.msg.DistinctID); err != nil {
-					return err
-				}
-				found[it.ev.msg.DistinctID] = id
+				return fmt.Errorf("team %d distinct_id %q has no person after get-or-create", team, it.ev.msg.DistinctID)
 			}
 			it.personID = id
 		}
