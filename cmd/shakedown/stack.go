@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
 
 	"github.com/shakedown-dev/shakedown/internal/progress"
 	"github.com/shakedown-dev/shakedown/internal/stack"
 	"github.com/shakedown-dev/shakedown/internal/stack/local"
+	"github.com/shakedown-dev/shakedown/reference/capture"
 )
 
 func newStackCmd() *cobra.Command {
@@ -30,6 +32,8 @@ type stackUpFlags struct {
 	state    string
 	token    string
 	logLevel string
+	rate     float64
+	burst    int
 }
 
 func newStackUpCmd() *cobra.Command {
@@ -46,6 +50,8 @@ func newStackUpCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.state, "state", "", "write DIR/stack.json with the endpoints and token")
 	cmd.Flags().StringVar(&f.token, "token", "", "project token to create (default: a random phc_ token)")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "warn", "component log level: debug, info, warn, error")
+	cmd.Flags().Float64Var(&f.rate, "rate-limit", 0, "events per second allowed per project token before capture answers 429 (0: no limit)")
+	cmd.Flags().IntVar(&f.burst, "rate-burst", 0, "per-token burst in events (default: the rate limit)")
 	return cmd
 }
 
@@ -54,6 +60,9 @@ func runStackUp(ctx context.Context, stdout, stderr io.Writer, f stackUpFlags) e
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
 	}
+	if f.rate < 0 || f.burst < 0 {
+		return fmt.Errorf("--rate-limit and --rate-burst must not be negative")
+	}
 	progressOut := progress.New(stderr)
 	started := time.Now()
 	s, err := local.Up(ctx, local.Options{
@@ -61,6 +70,9 @@ func runStackUp(ctx context.Context, stdout, stderr io.Writer, f stackUpFlags) e
 		Token:    f.token,
 		Logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 		Progress: progressOut.Step,
+		Capture: func(c *capture.Config) {
+			c.RatePerToken, c.RateBurst = rate.Limit(f.rate), f.burst
+		},
 	})
 	if err != nil {
 		progressOut.Fail()

@@ -34,39 +34,54 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func TestStackUpWritesStateServesAndCleansUp(t *testing.T) {
-	stateDir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout, stderr := newSyncBuffer(), newSyncBuffer()
-	cmd := newRootCmd()
-	cmd.SetArgs([]string{"stack", "up", "--listen", "127.0.0.1:0", "--state", stateDir, "--token", "phc_cli_test"})
-	cmd.SetOut(stdout)
-	cmd.SetErr(stderr)
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
+// runningStack is a `shakedown stack up` running in a goroutine.
+type runningStack struct {
+	endpoints      stack.Endpoints
+	stateDir       string
+	stdout, stderr *syncBuffer
+	cancel         context.CancelFunc
+	done           chan error
+}
 
-	statePath := filepath.Join(stateDir, stack.StateFile)
-	var e stack.Endpoints
+// startStackUp runs `shakedown stack up --listen 127.0.0.1:0 --state DIR args...` and
+// waits for its stack.json.
+func startStackUp(t *testing.T, args ...string) *runningStack {
+	t.Helper()
+	r := &runningStack{stateDir: t.TempDir(), stdout: newSyncBuffer(), stderr: newSyncBuffer(), done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	cmd := newRootCmd()
+	cmd.SetArgs(append([]string{"stack", "up", "--listen", "127.0.0.1:0", "--state", r.stateDir}, args...))
+	cmd.SetOut(r.stdout)
+	cmd.SetErr(r.stderr)
+	go func() { r.done <- cmd.ExecuteContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-r.done
+	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var err error
-		if e, err = stack.ReadState(stateDir); err == nil {
-			break
+		if r.endpoints, err = stack.ReadState(r.stateDir); err == nil {
+			return r
 		}
 		select {
-		case err := <-done:
-			t.Fatalf("stack up ended early: %v\nstderr: %s", err, stderr.String())
+		case err := <-r.done:
+			r.done <- err
+			t.Fatalf("stack up ended early: %v\nstderr: %s", err, r.stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no %s after 60 s; stderr: %s", statePath, stderr.String())
+			t.Fatalf("no stack.json after 60 s; stderr: %s", r.stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if e.Token != "phc_cli_test" || e.ClickHouseNative == "" || e.ClickHouseHTTP == "" || e.PostgresDSN == "" || len(e.KafkaBrokers) == 0 {
-		t.Fatalf("incomplete state: %+v", e)
-	}
+}
+
+func TestStackUpWritesStateServesAndCleansUp(t *testing.T) {
+	r := startStackUp(t, "--token", "phc_cli_test")
+	e, stdout, stateDir, cancel, done := r.endpoints, r.stdout, r.stateDir, r.cancel, r.done
+	statePath := filepath.Join(stateDir, stack.StateFile)
 	resp, err := http.Get(e.CaptureURL + "/_readiness")
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +97,7 @@ func TestStackUpWritesStateServesAndCleansUp(t *testing.T) {
 	cancel() // what SIGINT/SIGTERM do through signal.NotifyContext
 	select {
 	case err := <-done:
+		done <- err // for the cleanup
 		if err != nil {
 			t.Fatalf("stack up returned %v", err)
 		}
@@ -117,5 +133,22 @@ func TestStackUpPortInUseNamesTheFix(t *testing.T) {
 	msg := err.Error()
 	if !strings.Contains(msg, l.Addr().String()) || !strings.Contains(msg, "--listen") || strings.Contains(msg, "\n") {
 		t.Fatalf("want one line naming the address and the --listen fix, got %q", msg)
+	}
+}
+
+func TestStackUpRateLimitFlagAnswers429(t *testing.T) {
+	r := startStackUp(t, "--rate-limit", "1", "--rate-burst", "2")
+	status := func() int {
+		body := `{"api_key":"` + r.endpoints.Token + `","batch":[{"event":"x","distinct_id":"a"}]}`
+		resp, err := http.Post(r.endpoints.CaptureURL+"/batch/", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	got := []int{status(), status(), status()}
+	if got[0] != 200 || got[1] != 200 || got[2] != http.StatusTooManyRequests {
+		t.Fatalf("statuses %v, want [200 200 429] with a burst of 2", got)
 	}
 }
