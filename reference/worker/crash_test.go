@@ -29,24 +29,24 @@ const (
 	envCHDB    = "SHAKEDOWN_WORKER_CH_DB"
 	envPGDSN   = "SHAKEDOWN_WORKER_PG_DSN"
 	envBatch   = "SHAKEDOWN_WORKER_BATCH"
+	// envCrashAfter makes the child kill itself after that many inserts, before committing.
+	envCrashAfter = "SHAKEDOWN_WORKER_CRASH_AFTER_INSERTS"
 )
 
-// TestHelperWorkerProcess is the worker child of TestWorkerSurvivesSIGKILL; it does
-// nothing unless started by it.
-func TestHelperWorkerProcess(t *testing.T) {
-	if os.Getenv(envHelper) != "1" {
-		t.Skip("runs only as the child process of TestWorkerSurvivesSIGKILL")
-	}
+// runWorkerChild runs a worker configured by the environment until SIGTERM; with
+// envCrashAfter=N it SIGKILLs itself right after its N-th insert, before the commit.
+func runWorkerChild() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, "worker child:", err); return 1 }
 	ch, err := clickhouse.Open(&clickhouse.Options{Addr: []string{os.Getenv(envCHAddr)}})
 	if err != nil {
-		t.Fatal(err)
+		return fail(err)
 	}
 	defer ch.Close()
 	pg, err := pgxpool.New(ctx, os.Getenv(envPGDSN))
 	if err != nil {
-		t.Fatal(err)
+		return fail(err)
 	}
 	defer pg.Close()
 	batch, _ := strconv.Atoi(os.Getenv(envBatch))
@@ -58,19 +58,30 @@ func TestHelperWorkerProcess(t *testing.T) {
 		KafkaOptions: []kgo.Opt{kgo.SessionTimeout(time.Second), kgo.HeartbeatInterval(200 * time.Millisecond)},
 	})
 	if err != nil {
-		t.Fatal(err)
+		return fail(err)
+	}
+	if n, _ := strconv.Atoi(os.Getenv(envCrashAfter)); n > 0 {
+		inserts := 0
+		w.afterInsert = func() {
+			if inserts++; inserts == n {
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {} // the signal is on its way: commit nothing
+			}
+		}
 	}
 	if err := w.Run(ctx); err != nil {
-		t.Fatal(err)
+		return fail(err)
 	}
+	return 0
 }
 
 // startWorkerProcess re-executes the test binary as a worker on e.
-func (e *env) startWorkerProcess(t *testing.T, batch int) (*exec.Cmd, *bytes.Buffer) {
+func (e *env) startWorkerProcess(t *testing.T, batch int, extraEnv ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWorkerProcess$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), envHelper+"=1", envBrokers+"="+strings.Join(e.brokers, ","),
 		envCHAddr+"="+e.chAddr, envCHDB+"="+e.chDB, envPGDSN+"="+e.pgDSN, envBatch+"="+strconv.Itoa(batch))
+	cmd.Env = append(cmd.Env, extraEnv...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -178,4 +189,68 @@ func (e *env) missingUUIDs(t *testing.T, msgs []event.Message) []string {
 		}
 	}
 	return missing
+}
+
+// TestWorkerKilledBetweenInsertAndCommit kills the worker in the one window where a
+// crash must cause a replay: rows inserted, offsets not committed. The replayed rows
+// are written again and folded, so readers still see each event exactly once.
+func TestWorkerKilledBetweenInsertAndCommit(t *testing.T) {
+	const total = 3_000
+	e := newEnv(t, 2)
+	p := e.producer(t)
+	msgs := e.plainEvents(0, total, 97)
+	recs := make([]*kgo.Record, 0, total)
+	for _, m := range msgs {
+		v, _ := m.Encode()
+		recs = append(recs, &kgo.Record{Topic: e.topic, Key: m.Key(), Value: v})
+	}
+	if err := p.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	first, out := e.startWorkerProcess(t, 200, envCrashAfter+"=3")
+	err := first.Wait()
+	if ws, ok := first.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("the first worker should have killed itself after its third insert, ended with %v\n%s", err, out)
+	}
+	inserted := e.chCount(t, "SELECT count() FROM {db}.events")
+	committed := e.committed(t, "crash")
+	if int64(inserted) <= committed {
+		t.Fatalf("at the kill %d rows were inserted and %d offsets committed: the kill missed the insert-commit window", inserted, committed)
+	}
+
+	// Keep ClickHouse from folding the replayed rows in the background, so the raw count
+	// shows the replay; FINAL still folds them at query time.
+	table := "`" + e.chDB + "`.events"
+	if err := e.ch.Exec(context.Background(), "SYSTEM STOP MERGES "+table); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.ch.Exec(context.Background(), "SYSTEM START MERGES "+table) })
+
+	second, out2 := e.startWorkerProcess(t, 200)
+	e.waitRows(t, total, time.Minute)
+	waitFor(t, time.Minute, "all offsets committed", func() (bool, string) {
+		n := e.committed(t, "crash")
+		return n == total, fmt.Sprintf("committed %d", n)
+	})
+	if err := second.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Wait(); err != nil {
+		t.Errorf("restarted worker did not stop cleanly: %v\n%s", err, out2)
+	}
+	raw := e.chCount(t, "SELECT count() FROM {db}.events")
+	if raw <= total {
+		t.Errorf("raw rows = %d: the uncommitted batch was not replayed (want more than %d before folding)", raw, total)
+	}
+	if n := e.chCount(t, "SELECT count() FROM {db}.events FINAL"); n != total {
+		t.Errorf("count() FINAL = %d, want %d", n, total)
+	}
+	if n := e.chCount(t, "SELECT uniqExact(uuid) FROM {db}.events"); n != total {
+		t.Errorf("uniqExact(uuid) = %d, want %d", n, total)
+	}
+	if lost := e.missingUUIDs(t, msgs); len(lost) > 0 {
+		t.Errorf("%d produced events are not in ClickHouse, e.g. %s", len(lost), lost[0])
+	}
+	t.Logf("killed after 3 inserts: %d rows inserted, %d offsets committed; after restart %d raw rows folded to %d", inserted, committed, raw, total)
 }

@@ -44,6 +44,9 @@ type servers struct {
 var shared = &servers{}
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envHelper) == "1" { // re-executed as the worker child of a crash test
+		os.Exit(runWorkerChild())
+	}
 	code := m.Run()
 	if shared.ch != nil {
 		_ = shared.ch.Stop()

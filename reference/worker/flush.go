@@ -52,6 +52,9 @@ func (w *Worker) flushLocked(ctx context.Context, cl *kgo.Client) error {
 	}
 	w.metrics.inserted.Add(float64(len(b.rows)))
 	w.metrics.batchSize.Observe(float64(len(b.rows)))
+	if w.afterInsert != nil {
+		w.afterInsert()
+	}
 	err = w.commit(ctx, cl, b.offsets)
 	w.log.Debug("batch flushed", "rows", len(b.rows), "messages", b.records, "commit_err", err)
 	w.batch.reset() // the rows are in: a failed commit only means a harmless replay

@@ -82,6 +82,10 @@ type Worker struct {
 
 	dlqMu     sync.Mutex // guards dlqFailed, appended to by producer callbacks
 	dlqFailed []*kgo.Record
+
+	// afterInsert, when set (only by this package's tests), runs after a batch is in
+	// ClickHouse and before its offsets are committed: the window a crash test aims at.
+	afterInsert func()
 }
 
 // New checks cfg, fills in defaults and registers the metrics.
