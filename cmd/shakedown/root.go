@@ -16,6 +16,8 @@ func newRootCmd() *cobra.Command {
 		newStackCmd(),
 		newLintCmd(),
 		newUnitCmd(),
+		newLoadCmd(),
+		newBenchCmd(),
 	)
 	return root
 }
