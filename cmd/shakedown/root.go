@@ -14,6 +14,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(
 		newStackCmd(),
+		newServeCmd(),
 		newLintCmd(),
 		newUnitCmd(),
 		newLoadCmd(),

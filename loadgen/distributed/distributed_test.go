@@ -19,7 +19,7 @@ import (
 )
 
 func TestJobSpec(t *testing.T) {
-	job, err := Job(Spec{Name: "load-eu", Namespace: "bench", Image: "ghcr.io/x/shakedown:1", Workers: 4, Rate: 1000,
+	job, err := Job(Spec{Name: "load-eu", Namespace: "bench", Image: "registry.example.test/x/shakedown:1", Workers: 4, Rate: 1000,
 		Args: []string{"--target", "http://capture:8010", "--token", "phc_x", "--duration", "30s"}, Deadline: 5 * time.Minute})
 	if err != nil {
 		t.Fatal(err)

@@ -8,10 +8,10 @@ import (
 func TestUnpinnedImages(t *testing.T) {
 	cases := map[string]string{
 		"nginx:1.27.3":                      "",
-		"ghcr.io/org/app:v2":                "",
+		"registry.example.test/org/app:v2":                "",
 		"localhost:5000/app:1.0":            "",
 		"app@sha256:0123abcd":               "",
-		"ghcr.io/org/app:1.0@sha256:0123ab": "",
+		"registry.example.test/org/app:1.0@sha256:0123ab": "",
 		"nginx":                             "has no tag",
 		"localhost:5000/app":                "has no tag",
 		"nginx:latest":                      "mutable tag latest",

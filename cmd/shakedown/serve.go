@@ -1,0 +1,42 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shakedown-dev/shakedown/reference/serve"
+)
+
+func newServeCmd() *cobra.Command {
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "serve capture|worker|decide",
+		Short: "Run one reference-stack component against real Kafka, ClickHouse and PostgreSQL (what the chart's image runs)",
+		Long: `Runs one component of the reference stack, configured from the environment the Helm
+chart sets: LISTEN_ADDR, KAFKA_BROKERS, KAFKA_TOPIC_PARTITIONS, CLICKHOUSE_ADDR,
+CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, POSTGRES_DSN, MIGRATE,
+CAPTURE_RATE_PER_TOKEN. SIGTERM shuts it down gracefully (the worker flushes).`,
+		Args:      cobra.MaximumNArgs(1),
+		ValidArgs: []string{serve.Capture, serve.Worker, serve.Decide},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return err
+			}
+			component := ""
+			if len(args) == 1 {
+				component = args[0]
+			}
+			cfg, err := serve.ConfigFromEnv(os.Getenv, component)
+			if err != nil {
+				return err
+			}
+			cfg.Logger = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			return serve.Run(cmd.Context(), cfg)
+		},
+	}
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}

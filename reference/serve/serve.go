@@ -1,0 +1,335 @@
+// Package serve runs one component of the reference stack (capture, worker or decide)
+// as its own process against real Kafka, ClickHouse and PostgreSQL, configured from
+// the environment the Helm chart sets. It is what the stack's container image runs:
+// `shakedown serve capture|worker|decide`.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/time/rate"
+
+	"github.com/shakedown-dev/shakedown/reference/capture"
+	"github.com/shakedown-dev/shakedown/reference/decide"
+	"github.com/shakedown-dev/shakedown/reference/event"
+	"github.com/shakedown-dev/shakedown/reference/schema"
+	"github.com/shakedown-dev/shakedown/reference/teams"
+	"github.com/shakedown-dev/shakedown/reference/worker"
+)
+
+// Components that Run knows.
+const (
+	Capture = "capture"
+	Worker  = "worker"
+	Decide  = "decide"
+)
+
+// Config says which component to run and where its dependencies are.
+type Config struct {
+	// Component is capture, worker or decide.
+	Component string
+	// Listen is the HTTP address (API for capture/decide; health and metrics for all).
+	Listen string
+	// KafkaBrokers are the seed brokers (capture, worker).
+	KafkaBrokers []string
+	// TopicPartitions is used when Run creates missing topics (default 8).
+	TopicPartitions int32
+	// ClickHouseAddr is host:port of ClickHouse's native protocol (worker).
+	ClickHouseAddr string
+	// ClickHouseUser, ClickHousePassword and ClickHouseDatabase authenticate and place the events table.
+	ClickHouseUser, ClickHousePassword, ClickHouseDatabase string
+	// PostgresDSN connects to PostgreSQL (all components).
+	PostgresDSN string
+	// Migrate applies the schema migrations at start.
+	Migrate bool
+	// RatePerToken limits capture per project token (events/s, 0 = none).
+	RatePerToken float64
+	// Logger receives the component's logs.
+	Logger *slog.Logger
+}
+
+// ConfigFromEnv reads a Config from the variables the chart sets: COMPONENT,
+// LISTEN_ADDR, KAFKA_BROKERS (comma-separated), KAFKA_TOPIC_PARTITIONS, CLICKHOUSE_ADDR,
+// CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, POSTGRES_DSN, MIGRATE
+// (default true), CAPTURE_RATE_PER_TOKEN. component, when not empty, overrides COMPONENT.
+func ConfigFromEnv(getenv func(string) string, component string) (Config, error) {
+	if component == "" {
+		component = getenv("COMPONENT")
+	}
+	c := Config{
+		Component:          component,
+		Listen:             orDefault(getenv("LISTEN_ADDR"), ":8000"),
+		ClickHouseAddr:     getenv("CLICKHOUSE_ADDR"),
+		ClickHouseUser:     orDefault(getenv("CLICKHOUSE_USER"), "default"),
+		ClickHousePassword: getenv("CLICKHOUSE_PASSWORD"),
+		ClickHouseDatabase: orDefault(getenv("CLICKHOUSE_DATABASE"), "default"),
+		PostgresDSN:        getenv("POSTGRES_DSN"),
+		Migrate:            true,
+		TopicPartitions:    8,
+	}
+	for _, b := range strings.Split(getenv("KAFKA_BROKERS"), ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			c.KafkaBrokers = append(c.KafkaBrokers, b)
+		}
+	}
+	if v := getenv("MIGRATE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("MIGRATE=%q: want true or false", v)
+		}
+		c.Migrate = b
+	}
+	if v := getenv("KAFKA_TOPIC_PARTITIONS"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("KAFKA_TOPIC_PARTITIONS=%q: want a whole number of at least 1", v)
+		}
+		c.TopicPartitions = int32(n)
+	}
+	if v := getenv("CAPTURE_RATE_PER_TOKEN"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			return c, fmt.Errorf("CAPTURE_RATE_PER_TOKEN=%q: want events per second, 0 for no limit", v)
+		}
+		c.RatePerToken = f
+	}
+	return c, c.validate()
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// validate names the first missing setting and the variable that sets it.
+func (c Config) validate() error {
+	need := func(ok bool, what, env string) error {
+		if ok {
+			return nil
+		}
+		return fmt.Errorf("%s needs %s: set %s", c.Component, what, env)
+	}
+	switch c.Component {
+	case Capture:
+		return errors.Join(need(len(c.KafkaBrokers) > 0, "Kafka brokers", "KAFKA_BROKERS"),
+			need(c.PostgresDSN != "", "PostgreSQL", "POSTGRES_DSN"))
+	case Worker:
+		return errors.Join(need(len(c.KafkaBrokers) > 0, "Kafka brokers", "KAFKA_BROKERS"),
+			need(c.ClickHouseAddr != "", "ClickHouse", "CLICKHOUSE_ADDR"),
+			need(c.PostgresDSN != "", "PostgreSQL", "POSTGRES_DSN"))
+	case Decide:
+		return need(c.PostgresDSN != "", "PostgreSQL", "POSTGRES_DSN")
+	case "":
+		return errors.New("no component: pass capture, worker or decide (or set COMPONENT)")
+	default:
+		return fmt.Errorf("unknown component %q: want capture, worker or decide", c.Component)
+	}
+}
+
+// Run runs the configured component until ctx ends, then shuts it down gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	log := cfg.Logger.With("component", cfg.Component)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	pool, err := pgxpool.New(ctx, cfg.PostgresDSN)
+	if err != nil {
+		return fmt.Errorf("postgres: %w (check POSTGRES_DSN)", err)
+	}
+	defer pool.Close()
+	if cfg.Migrate {
+		if err := schema.ApplyPostgres(ctx, pool); err != nil {
+			return err
+		}
+	}
+	if cfg.Component != Decide {
+		if err := ensureTopics(ctx, cfg); err != nil {
+			return err
+		}
+	}
+
+	switch cfg.Component {
+	case Capture:
+		return runCapture(ctx, cfg, log, reg, pool)
+	case Worker:
+		return runWorker(ctx, cfg, log, reg, pool)
+	default:
+		return runDecide(ctx, cfg, log, reg, pool)
+	}
+}
+
+func runCapture(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry, pool *pgxpool.Pool) error {
+	producer, err := kgo.NewClient(capture.ProducerOptions(cfg.KafkaBrokers...)...)
+	if err != nil {
+		return fmt.Errorf("kafka producer for %v: %w", cfg.KafkaBrokers, err)
+	}
+	defer producer.Close()
+	decider, err := decide.New(ctx, decide.Config{Postgres: pool, Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	go func() { _ = decider.Run(ctx) }()
+	h, err := capture.New(producer, capture.Config{
+		Tokens: teams.NewStore(pool), Decide: decider, Registerer: reg, Logger: log,
+		RatePerToken: rate.Limit(cfg.RatePerToken),
+	})
+	if err != nil {
+		return err
+	}
+	return serveHTTP(ctx, cfg.Listen, h, log)
+}
+
+func runDecide(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry, pool *pgxpool.Pool) error {
+	decider, err := decide.New(ctx, decide.Config{Postgres: pool, Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	go func() { _ = decider.Run(ctx) }()
+	mux := http.NewServeMux()
+	mux.Handle("/decide", decider)
+	mux.Handle("/decide/", decider)
+	mux.Handle("/flags", decider)
+	mux.Handle("/flags/", decider)
+	addHealth(mux, reg, func(ctx context.Context) error { return pool.Ping(ctx) })
+	return serveHTTP(ctx, cfg.Listen, mux, log)
+}
+
+func runWorker(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry, pool *pgxpool.Pool) error {
+	ch, err := clickhouse.Open(&clickhouse.Options{
+		Addr: []string{cfg.ClickHouseAddr},
+		Auth: clickhouse.Auth{Username: cfg.ClickHouseUser, Password: cfg.ClickHousePassword},
+	})
+	if err != nil {
+		return fmt.Errorf("clickhouse %s: %w (check CLICKHOUSE_ADDR)", cfg.ClickHouseAddr, err)
+	}
+	defer ch.Close()
+	if cfg.Migrate {
+		if err := schema.ApplyClickHouse(ctx, ch, cfg.ClickHouseDatabase); err != nil {
+			return err
+		}
+	}
+	w, err := worker.New(worker.Config{
+		Brokers: cfg.KafkaBrokers, ClickHouse: ch, Database: cfg.ClickHouseDatabase,
+		Postgres: pool, Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	var running atomic.Bool
+	running.Store(true)
+	mux := http.NewServeMux()
+	addHealth(mux, reg, func(ctx context.Context) error {
+		if !running.Load() {
+			return errors.New("worker stopped")
+		}
+		return errors.Join(pool.Ping(ctx), pingClickHouse(ctx, ch))
+	})
+	httpErr := make(chan error, 1)
+	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHTTP()
+	go func() { httpErr <- serveHTTP(httpCtx, cfg.Listen, mux, log) }()
+	err = w.Run(ctx)
+	running.Store(false)
+	stopHTTP()
+	if herr := <-httpErr; err == nil {
+		err = herr
+	}
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func pingClickHouse(ctx context.Context, ch driver.Conn) error { return ch.Ping(ctx) }
+
+// addHealth mounts /_liveness, /_readiness (ready runs the checks) and /metrics.
+func addHealth(mux *http.ServeMux, reg *prometheus.Registry, ready func(context.Context) error) {
+	mux.HandleFunc("/_liveness", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("/_readiness", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if err := ready(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, `{"status":"not ready","detail":%q}`, err.Error())
+			return
+		}
+		fmt.Fprint(w, `{"status":"ready"}`)
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+}
+
+// serveHTTP serves h on addr until ctx ends, then shuts down within 10 s.
+func serveHTTP(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (set LISTEN_ADDR to a free address)", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errCh := make(chan error, 1)
+	go func() { errCh <- srv.Serve(l) }()
+	log.Info("listening", "addr", l.Addr().String())
+	select {
+	case err := <-errCh:
+		return fmt.Errorf("serve %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shut down %s: %w", addr, err)
+	}
+	return nil
+}
+
+// ensureTopics creates the ingestion and dead-letter topics when missing, so a fresh
+// Kafka with topic auto-creation off works too.
+func ensureTopics(ctx context.Context, cfg Config) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.KafkaBrokers...))
+	if err != nil {
+		return fmt.Errorf("kafka admin client for %v: %w", cfg.KafkaBrokers, err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, topic := range []string{event.IngestionTopic, event.DeadLetterTopic} {
+		resp, err := adm.CreateTopic(ctx, cfg.TopicPartitions, -1, nil, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("create kafka topic %s on %v: %w", topic, cfg.KafkaBrokers, err)
+		}
+	}
+	return nil
+}
