@@ -6,10 +6,12 @@ GO        ?= go
 BIN       := bin/shakedown
 # Debian packages and a file each one installs, to tell whether it is present.
 DEB_DEPS  := clickhouse-server:/usr/sbin/clickhouse-server postgresql:/usr/lib/postgresql
-TEST_FLAGS ?= -count=1 -timeout 40m
+TEST_FLAGS ?= -count=1 -timeout 60m
+# Kubernetes versions whose control planes `make deps` builds and caches (the tests use them).
+K8S_VERSIONS ?= 1.28.15,1.34.4
 BENCH_FLAGS ?= -run '^$$' -benchtime 2s
 
-.PHONY: all deps build run test bench fuzz clean
+.PHONY: all deps kube-deps build run cluster test bench fuzz clean
 
 all: build
 
@@ -33,6 +35,11 @@ deps:
 	fi
 	@$(GO) mod download
 
+## kube-deps: build and cache the Kubernetes control planes of K8S_VERSIONS (minutes the
+## first time per version, seconds after); `make test` needs them, `make run` does not
+kube-deps: build
+	./$(BIN) cluster build --kubernetes $(K8S_VERSIONS)
+
 ## build: compile the CLI into bin/
 build: deps
 	$(GO) build -o $(BIN) ./cmd/shakedown
@@ -41,8 +48,12 @@ build: deps
 run: build
 	./$(BIN) stack up $(ARGS)
 
+## cluster: run a local Kubernetes control plane (K8S=1.34.4) until Ctrl-C
+cluster: build
+	./$(BIN) cluster up --kubernetes $(or $(K8S),1.34.4) --kubeconfig-out kubeconfig.yaml $(ARGS)
+
 ## test: the chart's lint and unit layers through the CLI, then every package's tests against real servers
-test: build
+test: build kube-deps
 	$(GO) vet ./...
 	./$(BIN) lint charts/reference-stack
 	./$(BIN) unit charts/reference-stack

@@ -15,6 +15,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newStackCmd(),
 		newServeCmd(),
+		newClusterCmd(),
 		newLintCmd(),
 		newUnitCmd(),
 		newLoadCmd(),

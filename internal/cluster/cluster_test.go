@@ -1,0 +1,105 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/testcontainers/testcontainers-go"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/shakedown-dev/shakedown/internal/cluster"
+	"github.com/shakedown-dev/shakedown/internal/cluster/k3s"
+	"github.com/shakedown-dev/shakedown/internal/cluster/kubeconfig"
+	"github.com/shakedown-dev/shakedown/internal/cluster/local"
+	"github.com/shakedown-dev/shakedown/internal/progress"
+)
+
+// Every provider satisfies the seam.
+var (
+	_ cluster.Cluster = (*local.Cluster)(nil)
+	_ cluster.Cluster = (*kubeconfig.Cluster)(nil)
+	_ cluster.Cluster = (*k3s.Cluster)(nil)
+)
+
+func TestOpenRejectsUnknownProvider(t *testing.T) {
+	_, err := cluster.Open(context.Background(), cluster.Spec{Provider: "minikube"})
+	if err == nil || !strings.Contains(err.Error(), "minikube") {
+		t.Fatalf("want an error naming the provider, got %v", err)
+	}
+}
+
+// TestKubeconfigProviderOwnsOneNamespace opens a local cluster through its kubeconfig
+// file, as a user would open kind or EKS, and checks the run's namespace comes and goes.
+func TestKubeconfigProviderOwnsOneNamespace(t *testing.T) {
+	ctx := context.Background()
+	lc, err := cluster.Open(ctx, cluster.Spec{Provider: cluster.ProviderLocal, Version: "1.34.4", Progress: progress.New(os.Stderr)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lc.Close(ctx) })
+
+	kc, err := cluster.Open(ctx, cluster.Spec{Provider: cluster.ProviderKubeconfig, Kubeconfig: lc.KubeconfigPath()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kc.Version() != "v1.34.4" {
+		t.Errorf("version %q, want v1.34.4", kc.Version())
+	}
+	ns := kc.Namespace()
+	if !strings.HasPrefix(ns, "shakedown-") {
+		t.Errorf("namespace %q, want a shakedown- prefix", ns)
+	}
+	cs, err := kubernetes.NewForConfig(kc.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
+		t.Fatalf("run namespace missing: %v", err)
+	}
+	closeCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := kc.Close(closeCtx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("namespace %s still there after Close: %v", ns, err)
+	}
+	if _, err := cs.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{}); err != nil {
+		t.Fatalf("Close must touch only its namespace: %v", err)
+	}
+}
+
+func TestK3sWithoutDockerSaysSo(t *testing.T) {
+	if os.Getenv("DOCKER_HOST") != "" {
+		t.Skip("DOCKER_HOST is set; TestK3s covers the engine case")
+	}
+	if _, err := os.Stat("/var/run/docker.sock"); err == nil {
+		t.Skip("a Docker socket exists; TestK3s covers the engine case")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := cluster.Open(ctx, cluster.Spec{Provider: cluster.ProviderK3s, Version: "1.31.2"})
+	if !errors.Is(err, k3s.ErrNoDocker) {
+		t.Fatalf("want ErrNoDocker without an engine, got %v", err)
+	}
+	t.Logf("without Docker: %v", err)
+}
+
+func TestK3s(t *testing.T) {
+	testcontainers.SkipIfProviderIsNotHealthy(t)
+	ctx := context.Background()
+	c, err := cluster.Open(ctx, cluster.Spec{Provider: cluster.ProviderK3s, Version: "1.31.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(ctx) })
+	if !strings.HasPrefix(c.Version(), "v1.31.2") {
+		t.Fatalf("k3s reports %q, want v1.31.2+k3s1", c.Version())
+	}
+}
