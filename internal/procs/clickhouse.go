@@ -30,7 +30,7 @@ type ClickHouse struct {
 	HTTPAddr string
 	// Version is what the server reports from SELECT version().
 	Version string
-	proc    *process
+	proc    *Process
 	client  *http.Client
 }
 
@@ -110,7 +110,7 @@ func startClickHouseOnce(ctx context.Context, bin string, opts ClickHouseOptions
 	}
 	cmd := exec.Command(bin, "--config-file="+cfgPath)
 	cmd.Dir = opts.Dir
-	p, err := startProcess("clickhouse-server", filepath.Join(opts.Dir, "clickhouse-server.log"), cmd)
+	p, err := Start("clickhouse-server", filepath.Join(opts.Dir, "clickhouse-server.log"), cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -120,14 +120,16 @@ func startClickHouseOnce(ctx context.Context, bin string, opts ClickHouseOptions
 		proc:       p,
 		client:     &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}},
 	}
-	err = p.waitReady(ctx, opts.StartTimeout, func(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
+	defer cancel()
+	err = p.WaitReady(rctx, func(ctx context.Context) error {
 		v, err := ch.Query(ctx, "SELECT version()")
 		ch.Version = strings.TrimSpace(v)
 		return err
 	})
 	if err != nil {
-		_ = p.stop(syscall.SIGKILL, time.Second)
-		if portInUse(p.logTail()) {
+		_ = p.Stop(syscall.SIGKILL, time.Second)
+		if p.PortClash() {
 			return nil, errRetryPort
 		}
 		return nil, err
@@ -160,5 +162,5 @@ func (c *ClickHouse) Query(ctx context.Context, sql string) (string, error) {
 // connections first: the server waits for open ones.
 func (c *ClickHouse) Stop() error {
 	c.client.CloseIdleConnections()
-	return c.proc.stop(syscall.SIGTERM, 10*time.Second)
+	return c.proc.Stop(syscall.SIGTERM, 10*time.Second)
 }

@@ -35,7 +35,7 @@ type Postgres struct {
 	DSN string
 	// Dir is the cluster's directory (data, socket, log).
 	Dir  string
-	proc *process
+	proc *Process
 }
 
 // runAs returns credentials for the "postgres" system user when running as root:
@@ -135,13 +135,15 @@ func startPostgresOnce(ctx context.Context, server, dir, dataDir, sockDir string
 		"-c", "max_connections=200", "-c", "shared_buffers=128MB")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	logPath := filepath.Join(dir, "postgres.log")
-	p, err := startProcess("postgres", logPath, cmd)
+	p, err := Start("postgres", logPath, cmd)
 	if err != nil {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	adminDSN := fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", addr)
-	err = p.waitReady(ctx, opts.StartTimeout, func(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
+	defer cancel()
+	err = p.WaitReady(rctx, func(ctx context.Context) error {
 		conn, err := pgx.Connect(ctx, adminDSN)
 		if err != nil {
 			return err
@@ -158,8 +160,8 @@ func startPostgresOnce(ctx context.Context, server, dir, dataDir, sockDir string
 		return err
 	})
 	if err != nil {
-		_ = p.stop(syscall.SIGKILL, time.Second)
-		if portInUse(p.logTail()) {
+		_ = p.Stop(syscall.SIGKILL, time.Second)
+		if p.PortClash() {
 			return nil, errRetryPort
 		}
 		return nil, err
@@ -175,7 +177,7 @@ func startPostgresOnce(ctx context.Context, server, dir, dataDir, sockDir string
 // Stop shuts PostgreSQL down with a fast shutdown (SIGINT, then SIGKILL after 10 s)
 // and removes its directory.
 func (p *Postgres) Stop() error {
-	err := p.proc.stop(syscall.SIGINT, 10*time.Second)
+	err := p.proc.Stop(syscall.SIGINT, 10*time.Second)
 	if rerr := os.RemoveAll(p.Dir); rerr != nil && err == nil {
 		err = fmt.Errorf("postgres: remove %s: %w", p.Dir, rerr)
 	}

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -56,16 +57,19 @@ func lookBinary(name, pkg string, extra ...string) (string, error) {
 	return "", &MissingBinaryError{Binary: name, Package: pkg}
 }
 
-// process is a started child with its log file.
-type process struct {
-	name    string
+// Process is a started child with its log file. Children run in their own process
+// group and get SIGKILL when the parent dies, so a crashed test leaves nothing running.
+type Process struct {
+	// Name names the child in errors, e.g. "clickhouse-server".
+	Name    string
 	cmd     *exec.Cmd
 	logPath string
 	done    chan struct{}
 	waitErr error
 }
 
-func startProcess(name, logPath string, cmd *exec.Cmd) (*process, error) {
+// Start starts cmd with its output appended to logPath.
+func Start(name, logPath string, cmd *exec.Cmd) (*Process, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("%s: open log %s: %w", name, logPath, err)
@@ -81,7 +85,7 @@ func startProcess(name, logPath string, cmd *exec.Cmd) (*process, error) {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s (%s): %w", name, cmd.Path, err)
 	}
-	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	p := &Process{Name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
 	go func() {
 		p.waitErr = cmd.Wait()
 		logFile.Close()
@@ -90,8 +94,11 @@ func startProcess(name, logPath string, cmd *exec.Cmd) (*process, error) {
 	return p, nil
 }
 
-// exited reports whether the process has ended.
-func (p *process) exited() bool {
+// Pid is the child's process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
 	select {
 	case <-p.done:
 		return true
@@ -100,58 +107,72 @@ func (p *process) exited() bool {
 	}
 }
 
-// stop sends sig to the process group, waits up to grace, then kills it.
-func (p *process) stop(sig syscall.Signal, grace time.Duration) error {
-	if p.exited() {
+// Stop sends sig to the process group, waits up to grace, then kills it.
+func (p *Process) Stop(sig syscall.Signal, grace time.Duration) error {
+	if p.Exited() {
 		return nil
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+	_ = syscall.Kill(-p.Pid(), sig)
 	select {
 	case <-p.done:
 		return nil
 	case <-time.After(grace):
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	_ = syscall.Kill(-p.Pid(), syscall.SIGKILL)
 	<-p.done
-	return fmt.Errorf("%s did not stop within %s after %s; killed", p.name, grace, sig)
+	return fmt.Errorf("%s did not stop within %s after %s; killed", p.Name, grace, sig)
 }
 
-// logTail returns the last lines of the process log, for error messages.
-func (p *process) logTail() string {
+// LogTail returns the last lines of the process log, for error messages.
+func (p *Process) LogTail() string {
 	b, err := os.ReadFile(p.logPath)
 	if err != nil {
 		return ""
 	}
-	const max = 2000
+	const max = 2500
 	if len(b) > max {
 		b = b[len(b)-max:]
 	}
 	return string(bytes.TrimSpace(b))
 }
 
-// waitReady polls check until it succeeds, the process exits, or ctx ends.
-func (p *process) waitReady(ctx context.Context, timeout time.Duration, check func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+// ExitError describes how the process ended, with the end of its log, or returns nil
+// while it runs.
+func (p *Process) ExitError() error {
+	if !p.Exited() {
+		return nil
+	}
+	return fmt.Errorf("%s exited (%v); log %s:\n%s", p.Name, p.waitErr, p.logPath, p.LogTail())
+}
+
+// WaitReady polls check (each call bounded to 2 s) every 50 ms until it succeeds, the
+// process exits, or ctx ends; errors carry the end of the log.
+func (p *Process) WaitReady(ctx context.Context, check func(context.Context) error) error {
 	var last error
 	for {
-		if p.exited() {
-			return fmt.Errorf("%s exited during start-up (%v); log %s:\n%s", p.name, p.waitErr, p.logPath, p.logTail())
+		if err := p.ExitError(); err != nil {
+			return fmt.Errorf("during start-up: %w", err)
 		}
-		if last = check(ctx); last == nil {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		last = check(cctx)
+		cancel()
+		if last == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s not ready after %s (last error: %v); log %s:\n%s", p.name, timeout, last, p.logPath, p.logTail())
+			return fmt.Errorf("%s not ready (%v; last check: %v); log %s:\n%s", p.Name, ctx.Err(), last, p.logPath, p.LogTail())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
-// portInUse tells whether err from a server start-up looks like an address clash.
-func portInUse(log string) bool {
-	return bytes.Contains([]byte(log), []byte("Address already in use")) || bytes.Contains([]byte(log), []byte("could not bind"))
+// PortClash tells whether a start-up failure looks like a port taken between probing
+// and binding, so the caller can retry on other ports.
+func (p *Process) PortClash() bool {
+	t := p.LogTail()
+	return strings.Contains(t, "Address already in use") || strings.Contains(t, "address already in use") ||
+		strings.Contains(t, "could not bind")
 }
 
 var errRetryPort = errors.New("port taken between probe and bind")

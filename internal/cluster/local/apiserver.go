@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/shakedown-dev/shakedown/internal/procs"
 )
 
 // serviceCIDR is the cluster's service range; the API server's service IP is its first
@@ -30,7 +32,7 @@ type apiServerConfig struct {
 
 // startAPIServer runs kube-apiserver on a free loopback port and waits for /readyz.
 // It returns the server URL.
-func startAPIServer(ctx context.Context, c apiServerConfig) (*process, string, error) {
+func startAPIServer(ctx context.Context, c apiServerConfig) (*procs.Process, string, error) {
 	client, err := adminHTTPClient(c.pki)
 	if err != nil {
 		return nil, "", err
@@ -39,7 +41,7 @@ func startAPIServer(ctx context.Context, c apiServerConfig) (*process, string, e
 	p, ports, err := launch(ctx, component{
 		name:  "kube-apiserver",
 		ports: 1,
-		start: func(ports []int) (*process, error) {
+		start: func(ports []int) (*procs.Process, error) {
 			return startProcess("kube-apiserver", filepath.Join(c.dir, "kube-apiserver.log"), c.bin,
 				"--etcd-servers="+c.etcdURL,
 				"--etcd-prefix="+c.etcdPrefix,

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/shakedown-dev/shakedown/internal/procs"
 )
 
 type controllerConfig struct {
@@ -20,13 +22,13 @@ type controllerConfig struct {
 // (deployments, replicasets, statefulsets, jobs, endpoints, the PV binder, service
 // accounts and their tokens, garbage collection, ...), each with its own service
 // account, and waits for /healthz.
-func startControllerManager(ctx context.Context, c controllerConfig) (*process, error) {
+func startControllerManager(ctx context.Context, c controllerConfig) (*procs.Process, error) {
 	client := insecureHTTPClient()
 	defer client.CloseIdleConnections()
 	p, _, err := launch(ctx, component{
 		name:  "kube-controller-manager",
 		ports: 1,
-		start: func(ports []int) (*process, error) {
+		start: func(ports []int) (*procs.Process, error) {
 			return startProcess("kube-controller-manager", filepath.Join(c.dir, "kube-controller-manager.log"), c.bin,
 				"--kubeconfig="+c.kubeconfig,
 				"--bind-address=127.0.0.1",
@@ -52,13 +54,13 @@ func startControllerManager(ctx context.Context, c controllerConfig) (*process, 
 }
 
 // startScheduler runs kube-scheduler and waits for /healthz.
-func startScheduler(ctx context.Context, c controllerConfig) (*process, error) {
+func startScheduler(ctx context.Context, c controllerConfig) (*procs.Process, error) {
 	client := insecureHTTPClient()
 	defer client.CloseIdleConnections()
 	p, _, err := launch(ctx, component{
 		name:  "kube-scheduler",
 		ports: 1,
-		start: func(ports []int) (*process, error) {
+		start: func(ports []int) (*procs.Process, error) {
 			return startProcess("kube-scheduler", filepath.Join(c.dir, "kube-scheduler.log"), c.bin,
 				"--kubeconfig="+c.kubeconfig,
 				"--bind-address=127.0.0.1",

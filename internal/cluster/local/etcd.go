@@ -8,16 +8,18 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/shakedown-dev/shakedown/internal/procs"
 )
 
 // startEtcd runs a single-member etcd on two free loopback ports with its data in
 // dir/etcd (no fsync: the data dies with the cluster) and returns its client URL.
-func startEtcd(ctx context.Context, bin, dir string, timeout time.Duration) (*process, string, error) {
+func startEtcd(ctx context.Context, bin, dir string, timeout time.Duration) (*procs.Process, string, error) {
 	client := &http.Client{Timeout: time.Second}
 	p, ports, err := launch(ctx, component{
 		name:  "etcd",
 		ports: 2,
-		start: func(ports []int) (*process, error) {
+		start: func(ports []int) (*procs.Process, error) {
 			clientURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 			peerURL := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 			return startProcess("etcd", filepath.Join(dir, "etcd.log"), bin,

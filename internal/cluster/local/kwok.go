@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/shakedown-dev/shakedown/internal/procs"
 )
 
 // stageFiles are kwok Stage configurations: without them kwok leaves fake nodes
@@ -41,7 +43,7 @@ func writeStages(path string) error {
 
 // startKwok runs kwok managing the nodes annotated kwokNodeAnnotation=fake, with pod
 // IPs from podCIDR. It has no health endpoint: callers wait for the nodes to be Ready.
-func startKwok(bin, dir, kubeconfig, podCIDR string) (*process, error) {
+func startKwok(bin, dir, kubeconfig, podCIDR string) (*procs.Process, error) {
 	stages := filepath.Join(dir, "kwok-stages.yaml")
 	if err := writeStages(stages); err != nil {
 		return nil, err

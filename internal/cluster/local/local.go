@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/shakedown-dev/shakedown/internal/cluster/kubebin"
+	"github.com/shakedown-dev/shakedown/internal/procs"
 	"github.com/shakedown-dev/shakedown/internal/progress"
 )
 
@@ -60,7 +62,7 @@ type Cluster struct {
 	server     string
 	kubeconfig string
 	rest       *rest.Config
-	procs      []*process // start order; stopped in reverse
+	procs      []*procs.Process // start order; stopped in reverse
 	stopCtrl   context.CancelFunc
 	keepDir    bool
 
@@ -169,7 +171,7 @@ func (c *Cluster) start(ctx context.Context, bins kubebin.Binaries, opts Options
 	}
 
 	var mu sync.Mutex
-	started := func(p *process) {
+	started := func(p *procs.Process) {
 		mu.Lock()
 		c.procs = append(c.procs, p)
 		mu.Unlock()
@@ -217,7 +219,7 @@ func (c *Cluster) Stop() error {
 		}
 		var errs []error
 		for i := len(c.procs) - 1; i >= 0; i-- {
-			if err := c.procs[i].stop(10 * time.Second); err != nil {
+			if err := c.procs[i].Stop(syscall.SIGTERM, 10*time.Second); err != nil {
 				errs = append(errs, err)
 			}
 		}

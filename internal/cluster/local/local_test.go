@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/shakedown-dev/shakedown/internal/cluster/kubebin"
+	"github.com/shakedown-dev/shakedown/internal/procs"
 	"github.com/shakedown-dev/shakedown/internal/progress"
 )
 
@@ -311,7 +312,7 @@ func TestControlPlane134(t *testing.T) {
 	t.Run("stop frees everything", func(t *testing.T) {
 		port := strings.TrimPrefix(c.Server(), "https://")
 		dir := c.Dir()
-		procs := append([]*process(nil), c.procs...)
+		procs := append([]*procs.Process(nil), c.procs...)
 		if len(procs) != 5 {
 			t.Errorf("%d child processes, want 5 (etcd, apiserver, controller-manager, scheduler, kwok)", len(procs))
 		}
@@ -319,8 +320,8 @@ func TestControlPlane134(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, p := range procs {
-			if err := syscall.Kill(p.pid(), 0); !errors.Is(err, syscall.ESRCH) {
-				t.Errorf("%s (pid %d) still exists after Stop: %v", p.name, p.pid(), err)
+			if err := syscall.Kill(p.Pid(), 0); !errors.Is(err, syscall.ESRCH) {
+				t.Errorf("%s (pid %d) still exists after Stop: %v", p.Name, p.Pid(), err)
 			}
 		}
 		l, err := net.Listen("tcp", port)

@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/shakedown-dev/shakedown/internal/procs"
@@ -14,14 +15,14 @@ type component struct {
 	// ports is how many free ports args needs.
 	ports int
 	// start launches the child on the given ports.
-	start func(ports []int) (*process, error)
+	start func(ports []int) (*procs.Process, error)
 	// ready polls until the child serves; nil means "started is enough".
 	ready func(ctx context.Context, ports []int) error
 }
 
 // launch starts c, retrying on other ports when a port was taken between probing and
 // binding (several clusters start in parallel), and waits until it is ready.
-func launch(ctx context.Context, c component, timeout time.Duration) (*process, []int, error) {
+func launch(ctx context.Context, c component, timeout time.Duration) (*procs.Process, []int, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		ports := make([]int, c.ports)
@@ -40,13 +41,13 @@ func launch(ctx context.Context, c component, timeout time.Duration) (*process, 
 			return p, ports, nil
 		}
 		rctx, cancel := context.WithTimeout(ctx, timeout)
-		err = p.waitReady(rctx, func(ctx context.Context) error { return c.ready(ctx, ports) })
+		err = p.WaitReady(rctx, func(ctx context.Context) error { return c.ready(ctx, ports) })
 		cancel()
 		if err == nil {
 			return p, ports, nil
 		}
-		_ = p.stop(time.Second)
-		if !p.portClash() {
+		_ = p.Stop(syscall.SIGTERM, time.Second)
+		if !p.PortClash() {
 			return nil, nil, err
 		}
 		lastErr = err

@@ -35,8 +35,8 @@ func (c *Cluster) waitUsable(ctx context.Context, cs kubernetes.Interface, n int
 			return nil
 		}
 		for _, p := range c.procs {
-			if p.exited() {
-				return fmt.Errorf("%s exited (%v); log %s:\n%s", p.name, p.waitErr, p.logPath, p.logTail())
+			if err := p.ExitError(); err != nil {
+				return err
 			}
 		}
 		select {
