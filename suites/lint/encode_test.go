@@ -6,6 +6,8 @@ import (
 	"encoding/xml"
 	"strings"
 	"testing"
+
+	"github.com/shakedown-dev/shakedown/internal/junit"
 )
 
 func brokenReport(t *testing.T) Report {
@@ -67,7 +69,7 @@ func TestJUnitReportHasASuitePerCellAndFailsPerRule(t *testing.T) {
 	if err := EncodeJUnit(&buf, r); err != nil {
 		t.Fatal(err)
 	}
-	var got junitSuites
+	var got junit.Suites
 	if err := xml.Unmarshal(buf.Bytes(), &got); err != nil {
 		t.Fatalf("JUnit report does not parse: %v", err)
 	}
@@ -75,7 +77,7 @@ func TestJUnitReportHasASuitePerCellAndFailsPerRule(t *testing.T) {
 		t.Fatalf("%d suites, want one per cell (%d)", len(got.Suites), len(r.Cells()))
 	}
 	failed := map[string]map[string]bool{}
-	cases := map[string]junitCase{}
+	cases := map[string]junit.Case{}
 	for _, s := range got.Suites {
 		failed[s.Name] = map[string]bool{}
 		for _, c := range s.Cases {

@@ -7,17 +7,17 @@ import (
 
 func TestUnpinnedImages(t *testing.T) {
 	cases := map[string]string{
-		"nginx:1.27.3":                      "",
+		"nginx:1.27.3":                                    "",
 		"registry.example.test/org/app:v2":                "",
-		"localhost:5000/app:1.0":            "",
-		"app@sha256:0123abcd":               "",
+		"localhost:5000/app:1.0":                          "",
+		"app@sha256:0123abcd":                             "",
 		"registry.example.test/org/app:1.0@sha256:0123ab": "",
-		"nginx":                             "has no tag",
-		"localhost:5000/app":                "has no tag",
-		"nginx:latest":                      "mutable tag latest",
-		"nginx:":                            "empty tag",
-		"":                                  "image is empty",
-		"app@sha256":                        "malformed digest",
+		"nginx":              "has no tag",
+		"localhost:5000/app": "has no tag",
+		"nginx:latest":       "mutable tag latest",
+		"nginx:":             "empty tag",
+		"":                   "image is empty",
+		"app@sha256":         "malformed digest",
 	}
 	for image, want := range cases {
 		got := unpinned(image)

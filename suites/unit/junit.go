@@ -1,85 +1,52 @@
 package unit
 
 import (
-	"encoding/xml"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/shakedown-dev/shakedown/internal/junit"
 )
-
-// junitSuites is the root of a JUnit XML report.
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	File     string      `xml:"file,attr,omitempty"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Time     string      `xml:"time,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitFailure `xml:"failure,omitempty"`
-	Error     *junitFailure `xml:"error,omitempty"`
-}
-
-type junitFailure struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
-}
 
 // writeJUnit writes the run as JUnit XML (one testsuite per suite file).
 func writeJUnit(path string, r Result) error {
-	root := junitSuites{Time: seconds(r.Duration.Seconds())}
+	var root junit.Suites
 	for _, s := range r.Suites {
-		js := junitSuite{Name: s.Name, File: s.File, Tests: len(s.Tests), Time: seconds(s.Duration.Seconds())}
+		js := junit.Suite{Name: s.Name, File: s.File}
 		if s.Error != nil {
-			js.Errors++
-			js.Cases = append(js.Cases, junitCase{Name: "load", Classname: s.Name, Time: "0",
-				Error: &junitFailure{Message: "suite could not run", Type: "Error", Text: s.Error.Error()}})
+			js.Add(junit.Case{Name: "load", Classname: s.Name,
+				Error: &junit.Problem{Message: "suite could not run", Type: "Error", Text: s.Error.Error()}})
 		}
 		for _, t := range s.Tests {
-			jc := junitCase{Name: t.Name, Classname: s.Name, Time: seconds(t.Duration.Seconds())}
+			jc := junit.Case{Name: t.Name, Classname: s.Name, Time: junit.Seconds(t.Duration)}
 			switch {
 			case t.Error != nil:
-				js.Errors++
-				jc.Error = &junitFailure{Message: "test could not run", Type: "Error", Text: t.Error.Error()}
+				jc.Error = &junit.Problem{Message: "test could not run", Type: "Error", Text: t.Error.Error()}
 			case !t.Passed:
-				js.Failures++
-				jc.Failure = &junitFailure{Message: "assertion failed", Type: "Failure", Text: failureText(t)}
+				jc.Failure = &junit.Problem{Message: "assertion failed", Type: "Failure", Text: failureText(t)}
 			}
-			js.Cases = append(js.Cases, jc)
+			js.Add(jc)
 		}
-		root.Tests += js.Tests
-		root.Failures += js.Failures
-		root.Errors += js.Errors
-		root.Suites = append(root.Suites, js)
+		js.Time = junit.Seconds(s.Duration)
+		root.Add(js)
 	}
-	data, err := xml.MarshalIndent(root, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode JUnit report: %w", err)
-	}
+	root.Time = junit.Seconds(r.Duration)
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("create directory for JUnit report %s: %w", path, err)
 		}
 	}
-	if err := os.WriteFile(path, append([]byte(xml.Header), data...), 0o644); err != nil {
+	f, err := os.Create(path)
+	if err != nil {
 		return fmt.Errorf("write JUnit report %s: %w (check --junit points at a writable path)", path, err)
+	}
+	err = junit.Write(f, root)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("JUnit report %s: %w", path, err)
 	}
 	return nil
 }
@@ -98,5 +65,3 @@ func failureText(t TestResult) string {
 	}
 	return b.String()
 }
-
-func seconds(s float64) string { return fmt.Sprintf("%.3f", s) }
