@@ -18,6 +18,7 @@ func newRootCmd() *cobra.Command {
 		newClusterCmd(),
 		newLintCmd(),
 		newUnitCmd(),
+		newIntegrationCmd(),
 		newLoadCmd(),
 		newBenchCmd(),
 	)

@@ -115,6 +115,15 @@ storageClassName: {{ $name | quote }}
 {{- end -}}
 {{- end -}}
 
+{{/* PVC retention of the datastores' StatefulSets (persistence.claimRetention). */}}
+{{- define "rs.claimRetention" -}}
+{{- with .Values.persistence.claimRetention -}}
+persistentVolumeClaimRetentionPolicy:
+  whenDeleted: {{ .whenDeleted | default "Retain" }}
+  whenScaled: {{ .whenScaled | default "Retain" }}
+{{- end -}}
+{{- end -}}
+
 {{/* Pod security context for datastores running as uid. */}}
 {{- define "rs.podSecurityContext" -}}
 runAsNonRoot: true

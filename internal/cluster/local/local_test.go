@@ -230,6 +230,37 @@ func TestControlPlane134(t *testing.T) {
 		})
 	})
 
+	t.Run("k3s local-path claim binds a hostPath volume on the pod's node", func(t *testing.T) {
+		ns := newNamespace(t, cs, "localpath")
+		if _, err := cs.CoreV1().PersistentVolumeClaims(ns).Create(ctx, claim("data", ClassK3s), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "user"},
+			Spec: corev1.PodSpec{
+				Containers: []corev1.Container{{Name: "app", Image: "busybox", VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
+				Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+					PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}},
+			},
+		}
+		if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitBound(t, cs, ns, "data")
+		got, _ := cs.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{})
+		pv, err := cs.CoreV1().PersistentVolumes().Get(ctx, got.Spec.VolumeName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pv.Spec.HostPath == nil || pv.Spec.CSI != nil {
+			t.Fatalf("volume %s: want a hostPath volume as local-path makes, got %+v", pv.Name, pv.Spec.PersistentVolumeSource)
+		}
+		aff := pv.Spec.NodeAffinity
+		if aff == nil || aff.Required == nil || aff.Required.NodeSelectorTerms[0].MatchExpressions[0].Key != "kubernetes.io/hostname" {
+			t.Errorf("volume %s is not pinned to a node: %+v", pv.Name, aff)
+		}
+	})
+
 	t.Run("immediate class binds without a pod", func(t *testing.T) {
 		ns := newNamespace(t, cs, "immediate")
 		if _, err := cs.CoreV1().PersistentVolumeClaims(ns).Create(ctx, claim("data", ClassDigitalOcean), metav1.CreateOptions{}); err != nil {

@@ -114,18 +114,32 @@ func (p *provisioner) volumeFor(pvc *corev1.PersistentVolumeClaim, sc *storagev1
 				Kind: "PersistentVolumeClaim", APIVersion: "v1",
 				Namespace: pvc.Namespace, Name: pvc.Name, UID: pvc.UID, ResourceVersion: pvc.ResourceVersion,
 			},
-			PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{
-				Driver:           sc.Provisioner,
-				VolumeHandle:     "shakedown-" + string(pvc.UID),
-				FSType:           "ext4",
-				VolumeAttributes: attrs,
-			}},
+			PersistentVolumeSource: volumeSource(sc.Provisioner, pvc, attrs),
 		},
 	}
 	if node != "" {
 		pv.Spec.NodeAffinity = p.affinity(sc.Provisioner, node)
 	}
 	return pv
+}
+
+// volumeSource is what the emulated provisioner would make: a hostPath directory for
+// k3s's local-path provisioner (not a CSI driver; its name is not even a valid CSI
+// driver name), a CSI volume carrying the class parameters for the cloud drivers.
+func volumeSource(provisioner string, pvc *corev1.PersistentVolumeClaim, attrs map[string]string) corev1.PersistentVolumeSource {
+	if provisioner == ProvisionerK3s {
+		dirOrCreate := corev1.HostPathDirectoryOrCreate
+		return corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{
+			Path: "/var/lib/rancher/k3s/storage/pvc-" + string(pvc.UID) + "_" + pvc.Namespace + "_" + pvc.Name,
+			Type: &dirOrCreate,
+		}}
+	}
+	return corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{
+		Driver:           provisioner,
+		VolumeHandle:     "shakedown-" + string(pvc.UID),
+		FSType:           "ext4",
+		VolumeAttributes: attrs,
+	}}
 }
 
 // affinity pins a volume where its cloud would: local-path to the node, disks to the

@@ -1,0 +1,26 @@
+package integration
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Encoder writes a report in one format.
+type Encoder func(w io.Writer, r Report) error
+
+// Formats lists the formats of [EncoderFor].
+func Formats() []string { return []string{"text", "json", "junit"} }
+
+// EncoderFor returns the encoder of a format named in [Formats].
+func EncoderFor(format string) (Encoder, error) {
+	switch format {
+	case "text", "":
+		return EncodeText, nil
+	case "json":
+		return EncodeJSON, nil
+	case "junit":
+		return EncodeJUnit, nil
+	}
+	return nil, fmt.Errorf("integration: unknown output format %q (fix: use one of %s)", format, strings.Join(Formats(), ", "))
+}
