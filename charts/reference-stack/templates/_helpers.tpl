@@ -66,6 +66,14 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{/* ClickHouse native address for the app. */}}
+{{/* ClickHouse database and user the app connects with, in-chart or external. */}}
+{{- define "rs.clickhouseDatabase" -}}
+{{- if .Values.clickhouse.enabled }}{{ .Values.clickhouse.database }}{{ else }}{{ .Values.externalClickhouse.database }}{{ end -}}
+{{- end -}}
+{{- define "rs.clickhouseUser" -}}
+{{- if .Values.clickhouse.enabled }}{{ .Values.clickhouse.user }}{{ else }}{{ .Values.externalClickhouse.user }}{{ end -}}
+{{- end -}}
+
 {{- define "rs.clickhouseAddr" -}}
 {{- if .Values.clickhouse.enabled -}}
 {{- printf "%s-clickhouse.%s.svc:9000" (include "rs.fullname" .) .Release.Namespace -}}
