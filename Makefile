@@ -11,12 +11,15 @@ TEST_FLAGS ?= -count=1 -timeout 60m
 K8S_VERSIONS ?= 1.28.15,1.34.4
 BENCH_FLAGS ?= -run '^$$' -benchtime 2s
 
-.PHONY: all deps kube-deps build run cluster test bench fuzz clean
+.PHONY: all deps stack-deps kube-deps build run cluster test bench fuzz clean
 
 all: build
 
-## deps: install missing Debian packages (as root) and download Go modules
-deps:
+## deps: everything the targets need: Debian packages, Go modules, Kubernetes control planes
+deps: stack-deps kube-deps
+
+## stack-deps: install missing Debian packages (as root) and download Go modules
+stack-deps:
 	@missing=""; \
 	for dep in $(DEB_DEPS); do \
 	  pkg=$${dep%%:*}; path=$${dep#*:}; \
@@ -37,11 +40,11 @@ deps:
 
 ## kube-deps: build and cache the Kubernetes control planes of K8S_VERSIONS (minutes the
 ## first time per version, seconds after); `make test` needs them, `make run` does not
-kube-deps: build
-	./$(BIN) cluster build --kubernetes $(K8S_VERSIONS)
+kube-deps: stack-deps
+	$(GO) run ./cmd/shakedown cluster build --kubernetes $(K8S_VERSIONS)
 
 ## build: compile the CLI into bin/
-build: deps
+build: stack-deps
 	$(GO) build -o $(BIN) ./cmd/shakedown
 
 ## run: start the reference stack locally (Ctrl-C stops it); ARGS are passed through
@@ -53,18 +56,18 @@ cluster: build
 	./$(BIN) cluster up --kubernetes $(or $(K8S),1.34.4) --kubeconfig-out kubeconfig.yaml $(ARGS)
 
 ## test: the chart's lint and unit layers through the CLI, then every package's tests against real servers
-test: build kube-deps
+test: build deps
 	$(GO) vet ./...
 	./$(BIN) lint charts/reference-stack
 	./$(BIN) unit charts/reference-stack
 	$(GO) test $(TEST_FLAGS) ./...
 
 ## bench: Go benchmarks of capture, worker and the end-to-end local stack
-bench: deps
+bench: stack-deps
 	$(GO) test $(BENCH_FLAGS) -bench . ./reference/... ./suites/... ./internal/...
 
 ## fuzz: a short run of the payload decoder fuzzer
-fuzz: deps
+fuzz: stack-deps
 	$(GO) test -run '^$$' -fuzz FuzzReadBody -fuzztime 30s ./reference/payload/
 
 clean:

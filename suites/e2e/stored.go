@@ -66,7 +66,9 @@ func WaitStored(ctx context.Context, conn driver.Conn, database string, uuids []
 	for {
 		s, err := CountStored(ctx, conn, database, uuids)
 		if err == nil && s.MissingCount == 0 {
-			return s, nil
+			// The counts were taken before the last uuids arrived: take them again now
+			// that everything is in, so they describe the final state.
+			return CountStored(ctx, conn, database, uuids)
 		}
 		if time.Now().After(deadline) {
 			if err != nil {
