@@ -62,9 +62,9 @@ test: build deps
 	./$(BIN) unit charts/reference-stack
 	$(GO) test $(TEST_FLAGS) ./...
 
-## bench: Go benchmarks of capture, worker and the end-to-end local stack
+## bench: Go benchmarks: capture, worker, decide, end-to-end stack, lint, unit, integration, load generator
 bench: stack-deps
-	$(GO) test $(BENCH_FLAGS) -bench . ./reference/... ./suites/... ./internal/...
+	$(GO) test $(BENCH_FLAGS) -bench . ./reference/... ./suites/... ./internal/... ./loadgen/...
 
 ## fuzz: a short run of the payload decoder fuzzer
 fuzz: stack-deps

@@ -139,8 +139,12 @@ func Text(w io.Writer, r *Report) error {
 	if r.Stopped != "" {
 		fmt.Fprintf(&b, "stopped   %s (partial results)\n", r.Stopped)
 	}
-	fmt.Fprintf(&b, "requests  %d sent of %d scheduled in %s (shortfall %d, late %d), %d workers\n",
-		s.Requests, s.Requested, s.Window.Round(time.Millisecond), s.Shortfall, s.Late, s.Workers)
+	generators := "1 load generator"
+	if s.Workers != 1 {
+		generators = fmt.Sprintf("%d load generators", s.Workers)
+	}
+	fmt.Fprintf(&b, "requests  %d sent of %d scheduled in %s (shortfall %d, late %d), %s\n",
+		s.Requests, s.Requested, s.Window.Round(time.Millisecond), s.Shortfall, s.Late, generators)
 	fmt.Fprintf(&b, "rate      %.1f/s achieved of %.1f/s requested (%s); throughput %.1f/s\n",
 		s.Rate, s.RequestedRate, pct(safeDiv(s.Rate, s.RequestedRate)), s.Throughput)
 	fmt.Fprintf(&b, "errors    %d (%s)  codes %s\n", s.Errors, pct(s.ErrorRate), codes(s.Codes))
