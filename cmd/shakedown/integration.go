@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"strings"
 	"time"
 
@@ -11,6 +11,7 @@ import (
 
 	"github.com/shakedown-dev/shakedown/internal/cluster/kubeconfig"
 	"github.com/shakedown-dev/shakedown/internal/cluster/local"
+	"github.com/shakedown-dev/shakedown/internal/junit"
 	"github.com/shakedown-dev/shakedown/internal/progress"
 	"github.com/shakedown-dev/shakedown/suites/integration"
 )
@@ -126,7 +127,7 @@ func runIntegration(cmd *cobra.Command, chart string, f integrationFlags) error 
 		return fmt.Errorf("write integration report: %w", err)
 	}
 	if f.junit != "" {
-		if err := writeIntegrationJUnit(f.junit, report); err != nil {
+		if err := junit.WriteFile(f.junit, func(w io.Writer) error { return integration.EncodeJUnit(w, report) }); err != nil {
 			return err
 		}
 	}
@@ -134,18 +135,4 @@ func runIntegration(cmd *cobra.Command, chart string, f integrationFlags) error 
 		return &exitError{code: 1, msg: fmt.Sprintf("integration: %d of %d rows failed for %s", report.Count()[integration.StatusFail], len(report.Rows), chart)}
 	}
 	return nil
-}
-
-// writeIntegrationJUnit writes the JUnit XML report to path.
-func writeIntegrationJUnit(path string, report integration.Report) (err error) {
-	out, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("write JUnit report: %w", err)
-	}
-	defer func() {
-		if cerr := out.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("write JUnit report %s: %w", path, cerr)
-		}
-	}()
-	return integration.EncodeJUnit(out, report)
 }

@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/shakedown-dev/shakedown/internal/junit"
 	"github.com/shakedown-dev/shakedown/suites/lint"
 )
 
@@ -94,7 +94,7 @@ func runLint(cmd *cobra.Command, chart string, f lintFlags) error {
 		return fmt.Errorf("write lint report: %w", err)
 	}
 	if f.junit != "" {
-		if err := writeJUnit(f.junit, report); err != nil {
+		if err := junit.WriteFile(f.junit, func(w io.Writer) error { return lint.EncodeJUnit(w, report) }); err != nil {
 			return err
 		}
 	}
@@ -103,20 +103,6 @@ func runLint(cmd *cobra.Command, chart string, f lintFlags) error {
 		return &exitError{code: 1, msg: fmt.Sprintf("lint found %d errors in %s", c.Errors, chart)}
 	}
 	return nil
-}
-
-// writeJUnit writes the JUnit XML report to path.
-func writeJUnit(path string, report lint.Report) (err error) {
-	out, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("write JUnit report: %w", err)
-	}
-	defer func() {
-		if cerr := out.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("write JUnit report %s: %w", path, cerr)
-		}
-	}()
-	return lint.EncodeJUnit(out, report)
 }
 
 // printRules lists the rule catalog.

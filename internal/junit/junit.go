@@ -6,6 +6,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -105,6 +107,29 @@ func Write(w io.Writer, r Suites) error {
 	}
 	if _, err := io.WriteString(w, "\n"); err != nil {
 		return fmt.Errorf("write JUnit report: %w", err)
+	}
+	return nil
+}
+
+// WriteFile creates path (and its directory) and fills it with encode, so a report
+// either lands whole or the error says which file could not be written.
+func WriteFile(path string, encode func(io.Writer) error) (err error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create directory for report %s: %w", path, err)
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write report %s: %w (point the flag at a writable path)", path, err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("write report %s: %w", path, cerr)
+		}
+	}()
+	if err := encode(f); err != nil {
+		return fmt.Errorf("report %s: %w", path, err)
 	}
 	return nil
 }

@@ -2,8 +2,7 @@ package unit
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 	"strings"
 
 	"github.com/shakedown-dev/shakedown/internal/junit"
@@ -32,23 +31,7 @@ func writeJUnit(path string, r Result) error {
 		root.Add(js)
 	}
 	root.Time = junit.Seconds(r.Duration)
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("create directory for JUnit report %s: %w", path, err)
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("write JUnit report %s: %w (check --junit points at a writable path)", path, err)
-	}
-	err = junit.Write(f, root)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("JUnit report %s: %w", path, err)
-	}
-	return nil
+	return junit.WriteFile(path, func(w io.Writer) error { return junit.Write(w, root) })
 }
 
 // failureText lists a case's failed assertions.
