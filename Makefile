@@ -9,7 +9,7 @@ DEB_DEPS  := clickhouse-server:/usr/sbin/clickhouse-server postgresql:/usr/lib/p
 TEST_FLAGS ?= -count=1 -timeout 60m
 # Kubernetes versions whose control planes `make deps` builds and caches (the tests use them).
 K8S_VERSIONS ?= 1.28.15,1.34.4
-BENCH_FLAGS ?= -run '^$$' -benchtime 2s
+BENCH_FLAGS ?= -p 1 -run '^$$' -benchtime 2s
 
 .PHONY: all deps stack-deps kube-deps build run cluster test bench fuzz clean
 
