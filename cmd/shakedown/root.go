@@ -19,6 +19,7 @@ func newRootCmd() *cobra.Command {
 		newLintCmd(),
 		newUnitCmd(),
 		newIntegrationCmd(),
+		newE2ECmd(),
 		newLoadCmd(),
 		newBenchCmd(),
 	)
