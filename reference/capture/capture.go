@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -257,7 +258,11 @@ func (s *Server) messages(r *http.Request, limit int64, now time.Time) ([]event.
 	if err != nil {
 		var pe *payload.Error
 		if errors.As(err, &pe) {
-			return nil, &apiError{Status: pe.Kind.HTTPStatus(), Type: typeValidation, Code: pe.Kind.String(), Detail: pe.Detail}
+			status := pe.Kind.HTTPStatus()
+			if status == http.StatusUnsupportedMediaType {
+				status = http.StatusBadRequest // the capture contract answers 400 for any unusable payload
+			}
+			return nil, &apiError{Status: status, Type: typeValidation, Code: pe.Kind.String(), Detail: pe.Detail}
 		}
 		return nil, badRequest("unreadable_body", "the body could not be read: %v", err)
 	}
@@ -307,6 +312,9 @@ func (s *Server) token(ctx context.Context, req *request) (string, *apiError) {
 	token := req.tokens[0]
 	if isPersonalKey(token) {
 		return "", unauthorized("personal_api_key", "phx_ keys are personal API keys and must not be used to capture; use the project API token (phc_...)")
+	}
+	if !wellFormedToken(token) {
+		return "", unauthorized("invalid_token", "the project token contains control characters or is over 200 bytes; copy the project API token from the project settings")
 	}
 	ok, err := s.cfg.Tokens.Valid(ctx, token)
 	if err != nil {
@@ -487,3 +495,18 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func (c *countingReader) Close() error { return c.r.Close() }
+
+// wellFormedToken rejects tokens no project can have before they reach the token store
+// (where, for instance, a NUL byte would fail the database lookup and turn a client
+// error into a 503 that the client retries forever).
+func wellFormedToken(t string) bool {
+	if len(t) > 200 {
+		return false
+	}
+	for _, r := range t {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return false
+		}
+	}
+	return true
+}

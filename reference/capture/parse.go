@@ -148,7 +148,8 @@ func (r *request) distinctID(i int) (string, *apiError) {
 			return "", badRequest("invalid_distinct_id", "%s: distinct_id must be a string or a number", r.name(i))
 		}
 		if id = strings.TrimSpace(id); id != "" {
-			return truncateChars(id, maxDistinctIDChars), nil
+			// NUL cannot be stored in PostgreSQL text; PostHog replaces it too.
+			return truncateChars(strings.ReplaceAll(id, "\x00", "\uFFFD"), maxDistinctIDChars), nil
 		}
 	}
 	return "", badRequest("missing_distinct_id", "%s has no distinct_id; set distinct_id or properties.distinct_id", r.name(i))

@@ -2,8 +2,25 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
+
+// isPermanent tells errors that the same input will always cause, so retrying would
+// stall the partition forever: PostgreSQL data exceptions (SQLSTATE class 22, e.g. a
+// NUL byte in text or jsonb) and Kafka refusals of the record itself (too large,
+// invalid).
+func isPermanent(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 && pgErr.Code[:2] == "22" {
+		return true
+	}
+	return errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) ||
+		errors.Is(err, kerr.InvalidRecord) || errors.Is(err, kerr.CorruptMessage)
+}
 
 // backoff is a capped exponential retry delay.
 type backoff struct {
@@ -29,7 +46,8 @@ func (b *backoff) wait(ctx context.Context) error {
 	}
 }
 
-// retry calls fn until it succeeds or ctx is done; onErr sees every failure.
+// retry calls fn until it succeeds, fails permanently (see isPermanent) or ctx is
+// done; onErr sees every failure that is retried.
 func retry(ctx context.Context, minDelay, maxDelay time.Duration, fn func(context.Context) error, onErr func(error)) error {
 	b := backoff{min: minDelay, max: maxDelay}
 	for {
@@ -37,7 +55,7 @@ func retry(ctx context.Context, minDelay, maxDelay time.Duration, fn func(contex
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || isPermanent(err) {
 			return err
 		}
 		onErr(err)

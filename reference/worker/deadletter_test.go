@@ -108,3 +108,58 @@ func (e *env) readDeadLetters(t *testing.T, n int) []*kgo.Record {
 	}
 	return out
 }
+
+// TestValuesPostgreSQLRefusesDoNotStallThePartition sends events whose distinct_id or
+// $set holds a NUL byte, which PostgreSQL refuses for good (text and jsonb): they are
+// dead-lettered as invalid_value, and the events around them still land.
+func TestValuesPostgreSQLRefusesDoNotStallThePartition(t *testing.T) {
+	e := newEnv(t, 1)
+	p := e.producer(t)
+	nulID := e.msg(201, "nul\x00id", `{"event":"bad"}`)
+	nulSet := e.msg(202, "d9", `{"event":"bad","properties":{"$set":{"name":"a\u0000b"}}}`)
+	enc := func(m event.Message) *kgo.Record {
+		v, _ := m.Encode()
+		return &kgo.Record{Topic: e.topic, Key: m.Key(), Value: v}
+	}
+	recs := []*kgo.Record{enc(e.msg(11, "d7", `{"event":"good"}`)), enc(nulID),
+		enc(e.msg(12, "d8", `{"event":"good"}`)), enc(nulSet), enc(e.msg(13, "d8", `{"event":"good"}`))}
+	e.produceRaw(t, p, recs...)
+
+	cfg := e.config()
+	stop := runWorker(t, cfg)
+	e.waitRows(t, 3, time.Minute)
+	waitFor(t, 30*time.Second, "all offsets committed", func() (bool, string) {
+		n := e.committed(t, cfg.Group)
+		return n == int64(len(recs)), "committed " + itoa(n)
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.chCount(t, "SELECT count() FROM {db}.events FINAL WHERE event = 'good'"); n != 3 {
+		t.Errorf("good events = %d, want 3", n)
+	}
+	for _, r := range e.readDeadLetters(t, 2) {
+		var dl DeadLetter
+		if err := json.Unmarshal(r.Value, &dl); err != nil {
+			t.Fatal(err)
+		}
+		if dl.Reason != reasonInvalidValue || !strings.Contains(dl.Error, "22") {
+			t.Errorf("dead letter reason %q error %q, want %s with the SQLSTATE", dl.Reason, dl.Error, reasonInvalidValue)
+		}
+	}
+}
+
+func TestDeadLetterEnvelopeIsBounded(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), 900<<10)
+	r := deadLetterRecord("dlq", &kgo.Record{Topic: "t", Value: big}, "r", strings.Repeat("e", 10_000), time.Unix(0, 0))
+	if len(r.Value) > 400<<10 {
+		t.Fatalf("dead letter of a 900 KB message is %d bytes; it must stay well under Kafka's 1 MB limit", len(r.Value))
+	}
+	var dl DeadLetter
+	if err := json.Unmarshal(r.Value, &dl); err != nil {
+		t.Fatal(err)
+	}
+	if !dl.Truncated || dl.ValueSize != len(big) || len(dl.ValueSHA256) != 64 || len(dl.Value) != MaxDeadLetterValue {
+		t.Fatalf("envelope does not describe the cut: truncated=%v size=%d sha=%q kept=%d", dl.Truncated, dl.ValueSize, dl.ValueSHA256, len(dl.Value))
+	}
+}

@@ -74,6 +74,13 @@ func (w *Worker) flushDeadLetters(ctx context.Context, cl *kgo.Client) error {
 		err := w.retry(ctx, "dead-letter produce", func(ctx context.Context) error {
 			return cl.ProduceSync(ctx, r).FirstErr()
 		})
+		if err != nil && isPermanent(err) {
+			// Kafka refuses this dead letter whatever we do: retrying would stall the
+			// partition for good. Say so loudly and move on.
+			w.metrics.deadLetterDropped.Inc()
+			w.log.Error("dead letter refused by Kafka; dropped", "topic", r.Topic, "bytes", len(r.Value), "err", err)
+			continue
+		}
 		if err != nil {
 			w.dlqMu.Lock()
 			w.dlqFailed = append(w.dlqFailed, failed[i:]...)

@@ -12,11 +12,13 @@ type metrics struct {
 	consumed     prometheus.Counter
 	inserted     prometheus.Counter
 	deadLettered *prometheus.CounterVec
-	batchSize    prometheus.Histogram
-	insertTime   prometheus.Histogram
-	insertErrors prometheus.Counter
-	commitErrors prometheus.Counter
-	lag          *prometheus.GaugeVec
+	// deadLetterDropped counts dead letters Kafka refused for good (e.g. too large).
+	deadLetterDropped prometheus.Counter
+	batchSize         prometheus.Histogram
+	insertTime        prometheus.Histogram
+	insertErrors      prometheus.Counter
+	commitErrors      prometheus.Counter
+	lag               *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -27,6 +29,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "shakedown_worker_events_inserted_total", Help: "Event rows inserted into ClickHouse (after in-batch deduplication)."}),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shakedown_worker_dead_lettered_total", Help: "Messages sent to the dead-letter topic, by reason."}, []string{"reason"}),
+		deadLetterDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shakedown_worker_dead_letters_dropped_total", Help: "Dead letters Kafka refused permanently (logged at error level, then dropped)."}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "shakedown_worker_batch_rows", Help: "Rows per ClickHouse insert.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
@@ -56,6 +60,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.consumed = reg1(m.consumed).(prometheus.Counter)
 	m.inserted = reg1(m.inserted).(prometheus.Counter)
 	m.deadLettered = reg1(m.deadLettered).(*prometheus.CounterVec)
+	m.deadLetterDropped = reg1(m.deadLetterDropped).(prometheus.Counter)
 	m.batchSize = reg1(m.batchSize).(prometheus.Histogram)
 	m.insertTime = reg1(m.insertTime).(prometheus.Histogram)
 	m.insertErrors = reg1(m.insertErrors).(prometheus.Counter)

@@ -21,6 +21,7 @@ const (
 	reasonInvalidUUID       = "invalid_uuid"
 	reasonInvalidProperties = "invalid_properties"
 	reasonUnknownToken      = "unknown_token"
+	reasonInvalidValue      = "invalid_value" // a value PostgreSQL refuses, e.g. a NUL byte
 )
 
 // Event names that change which person a distinct_id belongs to.

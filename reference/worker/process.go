@@ -54,13 +54,35 @@ func (w *Worker) process(ctx context.Context, cl *kgo.Client, recs []*kgo.Record
 			}
 		}
 		seg := items[i:j]
-		if err := w.retry(ctx, "resolve persons", func(ctx context.Context) error { return w.resolve(ctx, seg) }); err != nil {
+		if err := w.resolveSegment(ctx, seg); err != nil {
 			return err
 		}
 		for k := range seg {
 			w.addToBatch(cl, &seg[k], now)
 		}
 		i = j
+	}
+	return nil
+}
+
+// resolveSegment resolves seg with retries. When PostgreSQL refuses the data itself
+// (a permanent error), the items are resolved one by one so that only the offending
+// event goes to the dead-letter topic and the partition moves on.
+func (w *Worker) resolveSegment(ctx context.Context, seg []item) error {
+	err := w.retry(ctx, "resolve persons", func(ctx context.Context) error { return w.resolve(ctx, seg) })
+	if err == nil || !isPermanent(err) {
+		return err
+	}
+	for k := range seg {
+		it := seg[k : k+1]
+		err := w.retry(ctx, "resolve persons", func(ctx context.Context) error { return w.resolve(ctx, it) })
+		switch {
+		case err == nil:
+		case isPermanent(err):
+			it[0].poison = &poisonError{reason: reasonInvalidValue, detail: err.Error()}
+		default:
+			return err
+		}
 	}
 	return nil
 }

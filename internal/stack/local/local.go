@@ -253,7 +253,7 @@ func (s *Stack) StartWorker() error {
 		Database:        s.opts.Database,
 		Postgres:        s.Postgres,
 		Logger:          s.logger.With("component", "worker"),
-		Registerer:      prometheus.WrapRegistererWith(prometheus.Labels{"worker_generation": fmt.Sprint(time.Now().UnixNano())}, s.Registry),
+		Registerer:      s.Registry, // a restarted worker adds to the same series
 	})
 	if err != nil {
 		return fmt.Errorf("start worker: %w", err)
