@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
 	"github.com/shakedown-dev/shakedown/reference/event"
@@ -36,7 +37,9 @@ const (
 	DefaultMaxEventBody   = 2 << 20  // 2 MB, for /e, /i/v0/e, /capture, /track, /engage
 	DefaultMaxBatchBody   = 20 << 20 // 20 MB, for /batch
 	DefaultProduceTimeout = 5 * time.Second
-	readinessTimeout      = 2 * time.Second
+	// DefaultMaxInFlightBytes bounds the request bodies being decoded at once.
+	DefaultMaxInFlightBytes = 256 << 20
+	readinessTimeout        = 2 * time.Second
 )
 
 // Config configures a Server. Only Tokens is required.
@@ -47,6 +50,10 @@ type Config struct {
 	MaxEventBody int64
 	// MaxBatchBody caps /batch bodies, before and after decompression; default 20 MB.
 	MaxBatchBody int64
+	// MaxInFlightBytes bounds the body bytes of requests being handled at once (a
+	// request counts its Content-Length, or its route's limit when that is unknown);
+	// past it requests get 503 with Retry-After instead of exhausting memory. Default 256 MB.
+	MaxInFlightBytes int64
 	// ProduceTimeout bounds the wait for Kafka's acknowledgement; past it the
 	// request gets 503 (the events may still land later: delivery is at least once).
 	ProduceTimeout time.Duration
@@ -80,6 +87,8 @@ type Server struct {
 
 	limitersMu sync.Mutex
 	limiters   map[string]*rate.Limiter
+
+	inFlight *semaphore.Weighted
 }
 
 // New returns a Server producing with client. The client must be idempotent with
@@ -102,6 +111,12 @@ func New(client *kgo.Client, cfg Config) (*Server, error) {
 	}
 	if cfg.ProduceTimeout <= 0 {
 		cfg.ProduceTimeout = DefaultProduceTimeout
+	}
+	if cfg.MaxInFlightBytes <= 0 {
+		cfg.MaxInFlightBytes = DefaultMaxInFlightBytes
+	}
+	if cfg.MaxInFlightBytes < cfg.MaxBatchBody {
+		return nil, fmt.Errorf("capture: MaxInFlightBytes (%d) must be at least MaxBatchBody (%d)", cfg.MaxInFlightBytes, cfg.MaxBatchBody)
 	}
 	if cfg.RatePerToken < 0 {
 		return nil, fmt.Errorf("capture: RatePerToken must not be negative, got %v", cfg.RatePerToken)
@@ -137,6 +152,7 @@ func New(client *kgo.Client, cfg Config) (*Server, error) {
 		gather:   promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}),
 		log:      cfg.Logger,
 		limiters: map[string]*rate.Limiter{},
+		inFlight: semaphore.NewWeighted(cfg.MaxInFlightBytes),
 	}, nil
 }
 
@@ -226,6 +242,15 @@ func (s *Server) serveCapture(w http.ResponseWriter, r *http.Request, label stri
 	if kind == routeBatch {
 		limit = s.cfg.MaxBatchBody
 	}
+	weight := limit
+	if r.ContentLength >= 0 && r.ContentLength < limit {
+		weight = max(r.ContentLength, 1)
+	}
+	if !s.inFlight.TryAcquire(weight) {
+		s.fail(w, r, unavailable("overloaded", "capture is decoding as many bytes as it may hold at once; retry shortly"))
+		return
+	}
+	defer s.inFlight.Release(weight)
 	if r.Body != nil {
 		cr := &countingReader{r: http.MaxBytesReader(w, r.Body, limit+1)}
 		defer func() { s.metrics.bytes.WithLabelValues(label).Add(float64(cr.n.Load())) }()
@@ -327,6 +352,9 @@ func (s *Server) token(ctx context.Context, req *request) (string, *apiError) {
 	return token, nil
 }
 
+// maxLimiters bounds the per-token limiter map.
+const maxLimiters = 100_000
+
 // allow charges n events to token's rate limiter.
 func (s *Server) allow(token string, n int, now time.Time) *apiError {
 	if s.cfg.RatePerToken == 0 {
@@ -334,6 +362,9 @@ func (s *Server) allow(token string, n int, now time.Time) *apiError {
 	}
 	s.limitersMu.Lock()
 	l, ok := s.limiters[token]
+	if !ok && len(s.limiters) >= maxLimiters {
+		s.limiters = map[string]*rate.Limiter{} // bound memory; forgetting only refills buckets
+	}
 	if !ok {
 		l = rate.NewLimiter(s.cfg.RatePerToken, s.cfg.RateBurst)
 		s.limiters[token] = l
@@ -357,7 +388,10 @@ func (s *Server) produce(ctx context.Context, msgs []event.Message) *apiError {
 		left     atomic.Int64
 		mu       sync.Mutex
 		firstErr error
-		done     = make(chan struct{})
+		// onlyTooLarge stays true while every failure is Kafka refusing a record's size:
+		// only then is 413 (do not retry) the right answer; anything else is a 503.
+		onlyTooLarge = true
+		done         = make(chan struct{})
 	)
 	left.Store(int64(len(msgs)))
 	promise := func(_ *kgo.Record, err error) {
@@ -365,6 +399,9 @@ func (s *Server) produce(ctx context.Context, msgs []event.Message) *apiError {
 			mu.Lock()
 			if firstErr == nil {
 				firstErr = err
+			}
+			if !errors.Is(err, kerr.MessageTooLarge) {
+				onlyTooLarge = false
 			}
 			mu.Unlock()
 		}
@@ -399,7 +436,10 @@ func (s *Server) produce(ctx context.Context, msgs []event.Message) *apiError {
 		return nil
 	}
 	s.log.WarnContext(ctx, "kafka produce failed", "topic", s.cfg.Topic, "events", len(msgs), "err", err)
-	if errors.Is(err, kerr.MessageTooLarge) {
+	mu.Lock()
+	tooLarge := onlyTooLarge && errors.Is(err, kerr.MessageTooLarge)
+	mu.Unlock()
+	if tooLarge {
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Type: typeValidation, Code: "event_too_large",
 			Detail: "an event is larger than Kafka accepts; drop large properties"}
 	}

@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -564,4 +566,36 @@ func TestNULInDistinctIDIsReplaced(t *testing.T) {
 		t.Fatalf("status %d: %s", w.Code, w.Body.String())
 	}
 	e.waitFor("nul\uFFFDid")
+}
+
+// A request that holds the whole in-flight byte budget (a slow batch of unknown length)
+// makes the next one wait outside with 503 and Retry-After instead of piling up bodies
+// in memory; once it finishes, requests are served again.
+func TestInFlightByteBudget(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.MaxEventBody, c.MaxBatchBody, c.MaxInFlightBytes = 4<<10, 16<<10, 16<<10
+	})
+	pr, pw := io.Pipe()
+	slow := httptest.NewRequest(http.MethodPost, "/batch", pr)
+	slow.ContentLength = -1 // unknown: charged the route's whole limit
+	slow.Header.Set("Content-Type", "application/json")
+	slowDone := make(chan int, 1)
+	go func() { slowDone <- e.do(slow).Code }()
+	if _, err := pw.Write([]byte(`[`)); err != nil { // the handler is now reading
+		t.Fatal(err)
+	}
+
+	w := e.post("/e", ev("x", "waits", tokenA, nil))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), "overloaded") {
+		t.Fatalf("with the budget taken: %d %q (Retry-After %q), want 503 overloaded", w.Code, w.Body.String(), w.Header().Get("Retry-After"))
+	}
+
+	pw.Write([]byte(ev("x", "slow", tokenA, nil) + `]`))
+	pw.Close()
+	if code := <-slowDone; code != http.StatusOK {
+		t.Fatalf("the slow batch got %d", code)
+	}
+	if w := e.post("/e", ev("x", "after", tokenA, nil)); w.Code != http.StatusOK {
+		t.Fatalf("after the budget was released: %d %s", w.Code, w.Body.String())
+	}
 }
