@@ -6,8 +6,6 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
-
-	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // decoded applies decodeBase64 when asked.
@@ -79,23 +77,14 @@ func validateContains(a *assertion, c *vctx) (bool, []string) {
 	})
 }
 
-// isSubset reports whether every key of want is in have with an equal
-// value (maps compared recursively).
+// isSubset is helm-unittest's validateSubset (isSubset, and contains with
+// any: true): every top-level key of want must equal have's value for that
+// key as a whole. It is shallow: a nested map in want must match the nested
+// map in have entirely, not be a part of it. A key missing from have reads as
+// null, so `key: null` in want matches it.
 func isSubset(have, want map[string]any) bool {
 	for k, wv := range want {
-		hv, ok := have[k]
-		if !ok {
-			return false
-		}
-		wm, wIsMap := wv.(map[string]any)
-		hm, hIsMap := hv.(map[string]any)
-		if wIsMap && hIsMap {
-			if !isSubset(hm, wm) {
-				return false
-			}
-			continue
-		}
-		if !deepEqual(hv, wv) {
+		if !deepEqual(have[k], wv) {
 			return false
 		}
 	}
@@ -176,8 +165,10 @@ func validateIsEmpty(a *assertion, c *vctx) (bool, []string) {
 		if err != nil {
 			return false, errorInfo("%v", err)
 		}
+		// As helm-unittest: a missing path fails isEmpty / isNullOrEmpty
+		// and passes their negations.
 		if len(vals) == 0 {
-			if !c.negative {
+			if c.negative {
 				return true, nil
 			}
 			return false, errorInfo("unknown path %s", a.params.Path)
@@ -321,53 +312,67 @@ func validateIsType(a *assertion, c *vctx) (bool, []string) {
 	})
 }
 
-// compareValues returns -1, 0 or 1 for numbers, Kubernetes quantities
-// ("100m", "1Gi") or plain strings.
-func compareValues(actual, expected any) (int, error) {
-	af, aok := asFloat(actual)
-	ef, eok := asFloat(expected)
-	if aok && eok {
-		switch {
-		case af < ef:
-			return -1, nil
-		case af > ef:
-			return 1, nil
-		}
-		return 0, nil
+// orderFailure says why actual and expected cannot be ordered, or "".
+// As helm-unittest, both must have the same type (YAML int, float or string:
+// an int is not compared with a float) and strings are compared as strings,
+// so "1" >= "500m" is false: quantities are not parsed.
+func orderFailure(actual, expected any) string {
+	at, et := reflect.TypeOf(actual), reflect.TypeOf(expected)
+	if at != et {
+		return fmt.Sprintf("actual '%v' and expected '%v' types do not match", at, et)
 	}
-	as, ef2 := fmt.Sprint(actual), fmt.Sprint(expected)
-	aq, err1 := resource.ParseQuantity(as)
-	eq, err2 := resource.ParseQuantity(ef2)
-	if err1 == nil && err2 == nil {
-		return aq.Cmp(eq), nil
+	switch expected.(type) {
+	case string, int, float64:
+		return ""
 	}
-	if _, ok := actual.(string); ok {
-		if _, ok := expected.(string); ok {
-			return strings.Compare(as, ef2), nil
-		}
-	}
-	return 0, fmt.Errorf("cannot compare %s (%T) with %s (%T)", as, actual, ef2, expected)
+	return fmt.Sprintf("unsupported type '%T'", expected)
 }
 
-// asFloat converts YAML numbers.
-func asFloat(v any) (float64, bool) {
-	f, ok := normalize(v).(float64)
-	return f, ok
+// compareOrdered returns -1, 0 or 1; orderFailure must have passed.
+func compareOrdered(actual, expected any) int {
+	switch e := expected.(type) {
+	case string:
+		return strings.Compare(actual.(string), e)
+	case int:
+		return cmpOrdered(actual.(int), e)
+	case float64:
+		return cmpOrdered(actual.(float64), e)
+	}
+	return 0
 }
 
-// validateOrder is greaterOrEqual (sign 1) or lessOrEqual (sign -1).
+func cmpOrdered[T int | float64](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// validateOrder is greaterOrEqual (sign 1) or lessOrEqual (sign -1). A
+// missing path fails, and passes the negated form, as in helm-unittest.
 func validateOrder(sign int, word string) validateFunc {
 	return func(a *assertion, c *vctx) (bool, []string) {
 		return eachDoc(c, func(d *document) (bool, []string) {
-			return eachValue(a, d, false, func(v any) (bool, []string) {
-				cmp, err := compareValues(v, a.params.Value)
-				if err != nil {
-					return false, errorInfo("%v", err)
+			return eachValue(a, d, c.negative, func(v any) (bool, []string) {
+				if why := orderFailure(v, a.params.Value); why != "" {
+					return false, errorInfo("%s", why)
 				}
-				if (cmp*sign >= 0) != c.negative {
+				holds := compareOrdered(v, a.params.Value)*sign >= 0
+				if holds != c.negative {
 					return true, nil
 				}
-				return false, expectInfo(a.params.Path, to(c.negative)+" be "+word, a.params.Value, v, true)
+				is := "is not"
+				if holds {
+					is = "is"
+				}
+				return false, []string{
+					"Path:\t" + a.params.Path,
+					"Expected " + to(c.negative) + " be " + word + ", got:",
+					fmt.Sprintf("\tthe actual '%v' %s %s the expected '%v'", v, is, word, a.params.Value),
+				}
 			})
 		})
 	}

@@ -51,6 +51,56 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (printf "%s-app" (include "rs.fullname" .)) .Values.app.existingSecret -}}
 {{- end -}}
 
+{{/*
+The Secrets the chart generates (templates/secrets.yaml); pass
+(dict "ctx" $ "pgPassword" "..." "chPassword" "...").
+*/}}
+{{- define "rs.secrets" -}}
+{{- $ctx := .ctx -}}
+{{- $full := include "rs.fullname" $ctx -}}
+{{- if and $ctx.Values.postgresql.enabled (not $ctx.Values.postgresql.auth.existingSecret) }}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ $full }}-postgresql
+  namespace: {{ $ctx.Release.Namespace }}
+  labels:
+    {{- include "rs.labels" (dict "ctx" $ctx "component" "postgresql") | nindent 4 }}
+type: Opaque
+data:
+  postgres-password: {{ .pgPassword | b64enc | quote }}
+{{- end }}
+{{- if not $ctx.Values.app.existingSecret }}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ $full }}-app
+  namespace: {{ $ctx.Release.Namespace }}
+  labels:
+    {{- include "rs.labels" (dict "ctx" $ctx "component" "app") | nindent 4 }}
+type: Opaque
+data:
+  clickhouse-password: {{ .chPassword | b64enc | quote }}
+  {{- if $ctx.Values.postgresql.enabled }}
+  postgres-dsn: {{ printf "postgres://%s:%s@%s-postgresql.%s.svc:5432/%s?sslmode=disable" $ctx.Values.postgresql.user .pgPassword $full $ctx.Release.Namespace $ctx.Values.postgresql.database | b64enc | quote }}
+  {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+checksum/secret of the app pods: the Secrets above rendered with placeholder
+passwords, so it changes with everything helm can change in them (DSN user,
+database, host, which Secrets exist) but is the same on every render of the
+same values: generated passwords are random until the first install and kept
+by lookup afterwards, and hashing them would roll the pods on the first no-op
+upgrade (and make `helm template` differ on each run). A Secret named by
+app.existingSecret is not rendered by the chart, so its content is not seen.
+*/}}
+{{- define "rs.secretChecksum" -}}
+{{- include "rs.secrets" (dict "ctx" . "pgPassword" "generated" "chPassword" "generated") | sha256sum -}}
+{{- end -}}
+
 {{/* Kafka bootstrap servers for the app. */}}
 {{- define "rs.kafkaBrokers" -}}
 {{- if .Values.kafka.enabled -}}
