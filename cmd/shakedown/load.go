@@ -205,14 +205,13 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 	live := newLiveProgress(stderr)
 	fmt.Fprintf(stderr, "attacking %s: %s for %s, seed %d\n", f.target, cfg.Pacer, f.duration, f.seed)
 
-	start := time.Now()
-	rec := loadgen.Prepare(start, pacer, 0)
 	var tracker *ingest.Tracker
 	attackCtx, endAttack := context.WithCancel(ctx)
 	defer endAttack()
 	polled := make(chan error, 1)
+	var conn clickhouse.Conn
 	if sampleEvery(f) > 0 {
-		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{f.clickhouse}})
+		conn, err = clickhouse.Open(&clickhouse.Options{Addr: []string{f.clickhouse}})
 		if err != nil {
 			return fmt.Errorf("connect to ClickHouse %s for end-to-end latency: %w (or pass --sample-every 0)", f.clickhouse, err)
 		}
@@ -220,6 +219,12 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 		if err := conn.Ping(ctx); err != nil {
 			return fmt.Errorf("ping ClickHouse %s for end-to-end latency: %w (check --clickhouse, or pass --sample-every 0)", f.clickhouse, err)
 		}
+	}
+	// The schedule starts now, after every slow step of the set-up: intended send
+	// times count from here, and the attack begins right after.
+	start := time.Now()
+	rec := loadgen.Prepare(start, pacer, 0)
+	if conn != nil {
 		tracker = ingest.New(conn, ingest.Options{Database: f.chDatabase, Timeout: f.e2eTimeout, Found: rec.AddE2E, Lost: rec.AddE2ELost})
 		drainCtx, endDrain := context.WithTimeout(context.WithoutCancel(ctx), f.duration+f.e2eTimeout+5*time.Second)
 		defer endDrain()
@@ -356,7 +361,47 @@ func failedRules(r *report.Report) string {
 	return b.String()
 }
 
+// workerSpec returns the Job of a distributed attack: every worker gets the load's
+// flags with each rate scaled to its 1/N share (distributed.Job adds --rate/N).
+func workerSpec(f loadFlags) (distributed.Spec, error) {
+	n := float64(f.workers)
+	share, err := pace.Spec{Kind: f.pacer, Rate: f.rate, Duration: f.duration, From: f.rampFrom, Amplitude: f.sineAmp, Period: f.sinePeriod, Steps: f.steps}.Scale(1 / n)
+	if err != nil {
+		return distributed.Spec{}, fmt.Errorf("--workers %d: one worker's share of the attack: %w", f.workers, err)
+	}
+	ff := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	args := []string{"--target", f.target, "--token", f.token, "--duration", f.duration.String(), "--pacer", f.pacer,
+		"--seed", strconv.FormatUint(f.seed, 10), "--timeout", f.timeout.String(), "--sample-every", strconv.FormatUint(f.sampleEvery, 10),
+		"--e2e-timeout", f.e2eTimeout.String(), "--max-workers", strconv.FormatUint(f.maxWorkers, 10)}
+	switch f.pacer {
+	case "ramp", "linear":
+		args = append(args, "--ramp-from", ff(share.From))
+	case "sine":
+		args = append(args, "--sine-amplitude", ff(share.Amplitude), "--sine-period", share.Period.String())
+	case "steps":
+		args = append(args, "--steps", share.Steps)
+	}
+	if f.clickhouse != "" {
+		args = append(args, "--clickhouse", f.clickhouse, "--clickhouse-database", f.chDatabase)
+	}
+	if f.kinds != "" {
+		args = append(args, "--mix", f.kinds)
+	}
+	if f.encodings != "" {
+		args = append(args, "--encodings", f.encodings)
+	}
+	if f.pool > 0 {
+		args = append(args, "--pool", strconv.Itoa(f.pool))
+	}
+	return distributed.Spec{Name: f.jobName, Namespace: f.namespace, Image: f.workerImage, Workers: f.workers, Rate: f.rate, Args: args,
+		Deadline: f.duration + f.e2eTimeout + 5*time.Minute}, nil
+}
+
 func runDistributed(ctx context.Context, stdout, stderr io.Writer, f loadFlags, cfg report.Config, rules []threshold.Threshold) error {
+	spec, err := workerSpec(f)
+	if err != nil {
+		return err
+	}
 	if f.kubeconfig == "" {
 		return fmt.Errorf("--workers %d needs --kubeconfig FILE of the cluster to run the worker Job on", f.workers)
 	}
@@ -368,25 +413,6 @@ func runDistributed(ctx context.Context, stdout, stderr io.Writer, f loadFlags, 
 	if err != nil {
 		return fmt.Errorf("kubernetes client for %s: %w", f.kubeconfig, err)
 	}
-	args := []string{"--target", f.target, "--token", f.token, "--duration", f.duration.String(), "--pacer", f.pacer,
-		"--seed", strconv.FormatUint(f.seed, 10), "--timeout", f.timeout.String(), "--sample-every", strconv.FormatUint(f.sampleEvery, 10)}
-	if f.clickhouse != "" {
-		args = append(args, "--clickhouse", f.clickhouse, "--clickhouse-database", f.chDatabase)
-	}
-	if f.steps != "" {
-		args = append(args, "--steps", f.steps)
-	}
-	if f.kinds != "" {
-		args = append(args, "--mix", f.kinds)
-	}
-	if f.encodings != "" {
-		args = append(args, "--encodings", f.encodings)
-	}
-	if f.pool > 0 {
-		args = append(args, "--pool", strconv.Itoa(f.pool))
-	}
-	spec := distributed.Spec{Name: f.jobName, Namespace: f.namespace, Image: f.workerImage, Workers: f.workers, Rate: f.rate, Args: args,
-		Deadline: f.duration + f.e2eTimeout + 5*time.Minute}
 	rec, err := distributed.Run(ctx, cs, spec, false, func(msg string) { fmt.Fprintln(stderr, msg) })
 	if err != nil {
 		return err

@@ -41,7 +41,9 @@ type Spec struct {
 	// Rate is the total rate; each worker attacks at Rate/Workers.
 	Rate float64
 	// Args are the `shakedown load` flags every worker gets, except --rate,
-	// --worker-index and --result-out, which Job adds.
+	// --worker-index and --result-out, which Job adds. Job scales only --rate:
+	// any other rate in Args (--steps, --ramp-from, --sine-amplitude) must
+	// already be one worker's share (see pace.Spec.Scale).
 	Args []string
 	// Binary is the shakedown path in the image (default "shakedown").
 	Binary string

@@ -110,6 +110,78 @@ type Spec struct {
 	Steps string
 }
 
+// MinRate and MaxRate bound the rates (hits per second) a pacer accepts. Fractional
+// rates are counted in hits per 1000 s, so a rate below MinRate would round to 0
+// hits, which vegeta's pacers take as "no limit" (a flood); a rate above MaxRate
+// leaves less than a nanosecond between hits.
+const (
+	MinRate = 0.001
+	MaxRate = 1e9
+)
+
+// CheckRate returns an error naming what when r is not a rate a pacer can keep:
+// not above 0, below MinRate (it would round to 0 hits) or above MaxRate.
+func CheckRate(what string, r float64) error {
+	switch {
+	case math.IsNaN(r) || r <= 0:
+		return fmt.Errorf("%s %v: must be above 0 hits per second (at least %g/s)", what, r, MinRate)
+	case r < MinRate || constant(r).Freq < 1:
+		return fmt.Errorf("%s %g/s is below the minimum of %g/s (one hit per 1000 s): it rounds to 0 hits, which vegeta takes as an unlimited rate", what, r, MinRate)
+	case r > MaxRate:
+		return fmt.Errorf("%s %g/s is above the maximum of %g/s", what, r, MaxRate)
+	}
+	return nil
+}
+
+// resolved returns spec with the defaults of its pacer filled in: the ramp's start,
+// the sine's amplitude and period.
+func (spec Spec) resolved() Spec {
+	switch spec.Kind {
+	case "ramp", "linear":
+		if spec.From == 0 {
+			spec.From = math.Max(1, spec.Rate/10)
+		}
+	case "sine":
+		if spec.Amplitude == 0 {
+			spec.Amplitude = spec.Rate / 2
+		}
+		if spec.Period <= 0 {
+			spec.Period = spec.Duration
+		}
+	}
+	return spec
+}
+
+// Scale returns the spec of one share of this attack, for a worker sending k of it
+// (1/N for each of N workers): every rate (the constant rate, the ramp's start and
+// end, the sine's mean and amplitude, each step) is multiplied by k. Defaults are
+// resolved first, so the shares add up to the whole attack. The result is checked
+// as New would check it.
+func (spec Spec) Scale(k float64) (Spec, error) {
+	if math.IsNaN(k) || k <= 0 || k > 1 {
+		return Spec{}, fmt.Errorf("scale %v: want a share in (0, 1]", k)
+	}
+	out := spec.resolved()
+	out.Rate *= k
+	out.From *= k
+	out.Amplitude *= k
+	if out.Kind == "steps" {
+		steps, err := ParseSteps(spec.Steps)
+		if err != nil {
+			return Spec{}, err
+		}
+		parts := make([]string, len(steps))
+		for i, st := range steps {
+			parts[i] = strconv.FormatFloat(st.Rate*k, 'f', -1, 64) + ":" + st.Duration.String()
+		}
+		out.Steps = strings.Join(parts, ",")
+	}
+	if _, err := New(out); err != nil {
+		return Spec{}, err
+	}
+	return out, nil
+}
+
 // New returns the pacer that spec describes.
 func New(spec Spec) (vegeta.Pacer, error) {
 	if spec.Rate < 0 || math.IsNaN(spec.Rate) {
@@ -117,34 +189,46 @@ func New(spec Spec) (vegeta.Pacer, error) {
 	}
 	switch spec.Kind {
 	case "", "constant":
+		if err := CheckRate("rate", spec.Rate); err != nil {
+			return nil, err
+		}
 		return constant(spec.Rate), nil
 	case "ramp", "linear":
+		if err := CheckRate("ramp pacer: end rate", spec.Rate); err != nil {
+			return nil, err
+		}
 		if spec.Duration <= 0 {
 			return nil, fmt.Errorf("ramp pacer: needs a duration > 0 to ramp over")
 		}
-		from := spec.From
-		if from <= 0 {
-			from = math.Max(1, spec.Rate/10)
+		if spec.From < 0 || math.IsNaN(spec.From) {
+			return nil, fmt.Errorf("ramp pacer: start rate %v: must be above 0 (or 0 for a tenth of the end rate)", spec.From)
+		}
+		spec = spec.resolved()
+		if err := CheckRate("ramp pacer: start rate", spec.From); err != nil {
+			return nil, err
 		}
 		return vegeta.LinearPacer{
-			StartAt: constant(from),
-			Slope:   (spec.Rate - from) / spec.Duration.Seconds(),
+			StartAt: constant(spec.From),
+			Slope:   (spec.Rate - spec.From) / spec.Duration.Seconds(),
 		}, nil
 	case "sine":
-		amp, period := spec.Amplitude, spec.Period
-		if amp == 0 {
-			amp = spec.Rate / 2
+		if err := CheckRate("sine pacer: mean rate", spec.Rate); err != nil {
+			return nil, err
 		}
-		if amp > spec.Rate {
-			return nil, fmt.Errorf("sine pacer: amplitude %g exceeds the mean rate %g; the rate would go negative", amp, spec.Rate)
+		if spec.Amplitude < 0 || math.IsNaN(spec.Amplitude) {
+			return nil, fmt.Errorf("sine pacer: amplitude %v: must be above 0 (or 0 for half the mean rate)", spec.Amplitude)
 		}
-		if period <= 0 {
-			period = spec.Duration
+		spec = spec.resolved()
+		mean, amp := constant(spec.Rate), constant(spec.Amplitude)
+		// vegeta's SinePacer sends nothing at all unless Amp < Mean, compared after
+		// rounding to whole hits per period of the ConstantPacers.
+		if spec.Amplitude >= spec.Rate || amp.Rate(0) >= mean.Rate(0) {
+			return nil, fmt.Errorf("sine pacer: amplitude %g/s must be below the mean rate %g/s (at or above it the rate would reach 0 or go negative)", spec.Amplitude, spec.Rate)
 		}
-		if period <= 0 {
+		if spec.Period <= 0 {
 			return nil, fmt.Errorf("sine pacer: needs a period (or a duration) > 0")
 		}
-		return vegeta.SinePacer{Period: period, Mean: constant(spec.Rate), Amp: constant(amp), StartAt: vegeta.MeanUp}, nil
+		return vegeta.SinePacer{Period: spec.Period, Mean: mean, Amp: amp, StartAt: vegeta.MeanUp}, nil
 	case "steps":
 		return ParseSteps(spec.Steps)
 	}
@@ -166,20 +250,32 @@ func ParseSteps(s string) (Steps, error) {
 		return nil, fmt.Errorf("steps pacer: no steps given; use e.g. --steps 100:10s,200:10s")
 	}
 	var out Steps
+	sends := false
 	for _, part := range strings.Split(s, ",") {
 		rate, dur, ok := strings.Cut(strings.TrimSpace(part), ":")
 		if !ok {
 			return nil, fmt.Errorf("step %q: want rate:duration, e.g. 200:10s", part)
 		}
-		r, err := strconv.ParseFloat(rate, 64)
-		if err != nil || r < 0 {
+		r, err := strconv.ParseFloat(strings.TrimSpace(rate), 64)
+		if err != nil || r < 0 || math.IsNaN(r) {
 			return nil, fmt.Errorf("step %q: rate %q is not a number >= 0", part, rate)
+		}
+		// 0 is a pause (or, last, the end of the attack); any other rate must be
+		// one the pacer can keep.
+		if r != 0 {
+			if err := CheckRate(fmt.Sprintf("step %q: rate", part), r); err != nil {
+				return nil, err
+			}
 		}
 		d, err := time.ParseDuration(dur)
 		if err != nil || d <= 0 {
 			return nil, fmt.Errorf("step %q: duration %q not understood; use e.g. 10s", part, dur)
 		}
 		out = append(out, Step{Rate: r, Duration: d})
+		sends = sends || r > 0
+	}
+	if !sends {
+		return nil, fmt.Errorf("steps pacer: every step of %q has rate 0: nothing would be sent", s)
 	}
 	return out, nil
 }

@@ -127,3 +127,41 @@ func BenchmarkAdd(b *testing.B) {
 		seq++
 	}
 }
+
+// A pacer that answers "send now" forever without its clock moving (a vegeta
+// ConstantPacer of Freq 0, its unlimited rate) must not hang Count or Offset.
+func TestScheduleEndsOnAPacerThatNeverAdvances(t *testing.T) {
+	done := make(chan [3]uint64, 1)
+	go func() {
+		s := NewSchedule(vegeta.ConstantPacer{Freq: 0, Per: time.Second})
+		c := s.Count(time.Second)
+		o := s.Offset(5 * ringSize)
+		c2 := NewSchedule(vegeta.LinearPacer{StartAt: vegeta.ConstantPacer{Freq: 0, Per: time.Second}, Slope: 1}).Count(time.Second)
+		done <- [3]uint64{c, uint64(o), c2}
+	}()
+	select {
+	case got := <-done:
+		if got[0] == 0 || got[0] > 1<<20 || got[1] != 0 || got[2] > 1<<20 {
+			t.Errorf("Count, Offset, Count of a stalled pacer = %v", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Count or Offset of a pacer that never advances did not return")
+	}
+	// Bursts below the bound are still counted: 1000 hits at each whole second.
+	if got := NewSchedule(burstPacer{}).Count(3 * time.Second); got != 3000 {
+		t.Errorf("Count(3s) of a 1000-hit burst each second = %d, want 3000", got)
+	}
+}
+
+// burstPacer sends 1000 hits at once at each whole second.
+type burstPacer struct{}
+
+func (burstPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	next := time.Duration(hits/1000+1) * time.Second
+	if elapsed >= next {
+		return 0, false
+	}
+	return next - elapsed, false
+}
+
+func (burstPacer) Rate(time.Duration) float64 { return 1000 }

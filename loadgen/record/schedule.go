@@ -18,6 +18,12 @@ type Scheduler interface {
 const (
 	checkpointEvery = 1024    // hits between stored checkpoints of the simulated clock
 	ringSize        = 1 << 16 // recent offsets kept for out-of-order results
+	// maxStall bounds the hits a pacer may schedule at one instant. A pacer that
+	// keeps answering "send now" without the clock moving (a vegeta ConstantPacer
+	// of Freq 0, its "unlimited rate") would otherwise never let Count or Offset
+	// reach the end of the window; past maxStall such hits the pacer is taken as
+	// stopped there.
+	maxStall = 1 << 16
 )
 
 // Schedule is the ideal timetable of a vegeta.Pacer: the time hit n would be sent by
@@ -33,6 +39,7 @@ type Schedule struct {
 	next    uint64          // first hit whose offset has not been computed
 	clock   time.Duration   // offset of hit next-1 (0 before the first)
 	stopped bool            // the pacer stopped before hit next
+	stall   int             // hits in a row scheduled at clock without it moving
 	cps     []time.Duration // cps[k] = clock before hit k*checkpointEvery
 	ring    [ringSize]time.Duration
 	ringSeq [ringSize]uint64 // seq+1 stored in each ring slot (0 = empty)
@@ -70,7 +77,12 @@ func (s *Schedule) Offset(seq uint64) time.Duration {
 				s.cps = append(s.cps, s.clock)
 			}
 			c, ok := s.step(s.clock, s.next)
-			if !ok {
+			if ok && s.next > 0 && c == s.clock {
+				s.stall++
+			} else {
+				s.stall = 0
+			}
+			if !ok || s.stall > maxStall {
 				s.stopped = true
 				break
 			}
@@ -109,9 +121,15 @@ func (s *Schedule) Count(window time.Duration) uint64 {
 	clock := s.cps[k]
 	s.mu.Unlock()
 	n := uint64(k) * checkpointEvery
+	stall := 0
 	for {
 		c, ok := s.step(clock, n)
-		if !ok || c > window {
+		if ok && n > 0 && c == clock {
+			stall++
+		} else {
+			stall = 0
+		}
+		if !ok || c > window || stall > maxStall {
 			return n
 		}
 		clock = c

@@ -17,6 +17,7 @@
 package threshold
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -102,6 +103,9 @@ func Parse(s string) (Threshold, error) {
 		t.Value = float64(d)
 	case Ratio:
 		v, err := parseShare(value)
+		if errors.Is(err, errShareRange) {
+			return fail("share %q out of range: a percentage must be within 0%%..100%%, a fraction within 0..1", value)
+		}
 		if err != nil {
 			return fail("share %q not understood; use e.g. 1%% or 0.01", value)
 		}
@@ -124,16 +128,24 @@ func Parse(s string) (Threshold, error) {
 	return t, nil
 }
 
+// errShareRange is parseShare's error for a number outside 0..1 (0%..100%).
+var errShareRange = errors.New("share outside 0..1 (0%..100%)")
+
+// parseShare parses a share of requests: a percentage (1%) or a fraction (0.01).
 func parseShare(s string) (float64, error) {
+	scale := 1.0
 	if p, ok := strings.CutSuffix(s, "%"); ok {
-		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		return v / 100, err
+		s, scale = strings.TrimSpace(p), 100
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err == nil && (v < 0 || v > 1) {
-		return 0, fmt.Errorf("share outside 0..1")
+	if err != nil {
+		return 0, err
 	}
-	return v, err
+	v /= scale
+	if !(v >= 0 && v <= 1) { // also NaN
+		return 0, errShareRange
+	}
+	return v, nil
 }
 
 func (t *Threshold) parseMetric() error {

@@ -109,3 +109,20 @@ func TestCheckAll(t *testing.T) {
 		t.Errorf("CheckAll = %+v, %v", res, passed)
 	}
 }
+
+// A share is 0..1 whether written as a fraction or a percentage: errors<150% could
+// never fail, so it is refused like errors<1.5.
+func TestSharesOutOfRangeAreRefused(t *testing.T) {
+	for _, rule := range []string{"errors<150%", "errors<-5%", "late<=100.5%", "e2e_lost<NaN%", "errors<1.5", "errors<-0.1"} {
+		_, err := Parse(rule)
+		if err == nil || !strings.Contains(err.Error(), "out of range") || !strings.Contains(err.Error(), "0%..100%") {
+			t.Errorf("Parse(%q) = %v, want an out-of-range error naming 0%%..100%%", rule, err)
+		}
+	}
+	for rule, want := range map[string]float64{"errors<100%": 1, "errors<0%": 0, "errors< 2.5 %": 0.025, "errors<1": 1, "errors<0": 0} {
+		th, err := Parse(rule)
+		if err != nil || th.Value != want {
+			t.Errorf("Parse(%q) = %v, %v; want value %v", rule, th.Value, err, want)
+		}
+	}
+}
