@@ -250,15 +250,26 @@ func runWorker(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheu
 		}
 		return errors.Join(pool.Ping(ctx), pingClickHouse(ctx, ch))
 	})
+	// The health listener and the worker live and die together: a worker without
+	// probes or metrics (say, its port was taken) must not run unseen.
+	workerCtx, stopWorker := context.WithCancelCause(ctx)
+	defer stopWorker(nil)
 	httpErr := make(chan error, 1)
 	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHTTP()
-	go func() { httpErr <- serveHTTP(httpCtx, cfg.Listen, mux, log) }()
-	err = w.Run(ctx)
+	go func() {
+		err := serveHTTP(httpCtx, cfg.Listen, mux, log)
+		if err != nil {
+			stopWorker(err)
+		}
+		httpErr <- err
+	}()
+	err = w.Run(workerCtx)
 	running.Store(false)
 	stopHTTP()
-	if herr := <-httpErr; err == nil {
-		err = herr
+	herr := <-httpErr
+	if herr != nil {
+		return herr // the listener failed first; the worker stopped because of it
 	}
 	if errors.Is(err, context.Canceled) {
 		return nil

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -146,5 +147,45 @@ func waitReady(t *testing.T, comp string, port int, done chan error) {
 			t.Fatalf("%s not ready after 30 s", comp)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A worker whose health listener cannot start must not run unseen: Run returns the
+// listener's error, naming the address and the variable that sets it.
+func TestWorkerStopsWhenItsHealthListenerCannotStart(t *testing.T) {
+	ctx := context.Background()
+	ch, err := procs.StartClickHouse(ctx, procs.ClickHouseOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Stop() })
+	pg, err := procs.StartPostgres(ctx, procs.PostgresOptions{Database: "serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Stop() })
+	kafka, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kafka.Close)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{Component: Worker, Listen: taken.Addr().String(), KafkaBrokers: kafka.ListenAddrs(),
+			TopicPartitions: 1, ClickHouseAddr: ch.NativeAddr, ClickHouseUser: "default", ClickHouseDatabase: "default",
+			PostgresDSN: pg.DSN, Migrate: true})
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), taken.Addr().String()) || !strings.Contains(err.Error(), "LISTEN_ADDR") {
+			t.Fatalf("want the listener's error naming the address and LISTEN_ADDR, got %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the worker kept running without its health listener")
 	}
 }
