@@ -1,7 +1,6 @@
 package lint
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,21 +46,7 @@ spec:
 func copyChart(t *testing.T) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "reference-stack")
-	err := filepath.WalkDir(referenceChart, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(referenceChart, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
+	if err := os.CopyFS(dst, os.DirFS(referenceChart)); err != nil {
 		t.Fatal(err)
 	}
 	return dst

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -17,7 +16,7 @@ const benchCases = 500
 // least benchCases cases exist. It returns the chart dir and the case count.
 func benchChart(b *testing.B) (string, int) {
 	b.Helper()
-	dir := copyDirB(b, referenceChart)
+	dir := copyDir(b, referenceChart)
 	suites, err := filepath.Glob(filepath.Join(dir, "tests", "*_test.yaml"))
 	if err != nil || len(suites) == 0 {
 		b.Fatalf("no suites in the chart copy: %v", err)
@@ -64,32 +63,4 @@ func BenchmarkUnit500(b *testing.B) {
 	}
 	b.ReportMetric(float64(cases), "cases/op")
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(cases), "µs/case")
-}
-
-// copyDirB is copyDir for benchmarks (snapshots are kept so they compare).
-func copyDirB(b *testing.B, src string) string {
-	b.Helper()
-	dst := b.TempDir()
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if info.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		if strings.HasSuffix(p, ".snap") {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return dst
 }

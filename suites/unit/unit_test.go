@@ -21,30 +21,18 @@ func runBasic(t *testing.T, dir string, update bool, globs ...string) (Result, s
 	return res, out.String()
 }
 
-// copyDir copies a test chart so snapshot files can be written.
-func copyDir(t *testing.T, src string) string {
-	t.Helper()
-	dst := t.TempDir()
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
+// copyDir copies a test chart without its snapshots, so snapshot files can be written.
+func copyDir(tb testing.TB, src string) string {
+	tb.Helper()
+	dst := tb.TempDir()
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		tb.Fatal(err)
+	}
+	snaps, _ := filepath.Glob(filepath.Join(dst, "*", "__snapshot__"))
+	for _, d := range snaps {
+		if err := os.RemoveAll(d); err != nil {
+			tb.Fatal(err)
 		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if info.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		if strings.Contains(rel, "__snapshot__") {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return dst
 }
