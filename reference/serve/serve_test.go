@@ -50,21 +50,7 @@ func TestConfigFromEnvNamesWhatIsMissing(t *testing.T) {
 func TestComponentsServeAsSeparateProcessesWould(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ch, err := procs.StartClickHouse(ctx, procs.ClickHouseOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ch.Stop() })
-	pg, err := procs.StartPostgres(ctx, procs.PostgresOptions{Database: "serve"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pg.Stop() })
-	kafka, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(kafka.Close)
+	ch, pg, kafka := startDependencies(t)
 
 	ports := map[string]int{}
 	done := map[string]chan error{}
@@ -154,21 +140,7 @@ func waitReady(t *testing.T, comp string, port int, done chan error) {
 // listener's error, naming the address and the variable that sets it.
 func TestWorkerStopsWhenItsHealthListenerCannotStart(t *testing.T) {
 	ctx := context.Background()
-	ch, err := procs.StartClickHouse(ctx, procs.ClickHouseOptions{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ch.Stop() })
-	pg, err := procs.StartPostgres(ctx, procs.PostgresOptions{Database: "serve"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pg.Stop() })
-	kafka, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(kafka.Close)
+	ch, pg, kafka := startDependencies(t)
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -188,4 +160,27 @@ func TestWorkerStopsWhenItsHealthListenerCannotStart(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the worker kept running without its health listener")
 	}
+}
+
+// startDependencies starts a real ClickHouse and PostgreSQL and an in-process Kafka
+// (without pre-made topics) for one test.
+func startDependencies(t *testing.T) (*procs.ClickHouse, *procs.Postgres, *kfake.Cluster) {
+	t.Helper()
+	ctx := context.Background()
+	ch, err := procs.StartClickHouse(ctx, procs.ClickHouseOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Stop() })
+	pg, err := procs.StartPostgres(ctx, procs.PostgresOptions{Database: "serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Stop() })
+	kafka, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kafka.Close)
+	return ch, pg, kafka
 }
