@@ -24,25 +24,13 @@ func TestPoisonMessagesGoToDeadLetterTopic(t *testing.T) {
 	unknown.Token = "phc_nobody"
 	badUUID := e.msg(102, "d1", `{"event":"e"}`)
 	badUUID.UUID = "not-a-uuid"
-	enc := func(m event.Message) *kgo.Record {
-		v, _ := m.Encode()
-		return &kgo.Record{Topic: e.topic, Key: m.Key(), Value: v}
-	}
+	enc := e.record
 	garbage := &kgo.Record{Topic: e.topic, Value: []byte("\xff\xfe not json")}
 	recs := []*kgo.Record{enc(e.msg(1, "d1", `{"event":"good"}`)), enc(unknown), garbage,
 		enc(e.msg(2, "d1", `{"event":"good"}`)), enc(badUUID), enc(e.msg(3, "d2", `{"event":"good"}`))}
 	e.produceRaw(t, p, recs...)
 
-	cfg := e.config()
-	stop := runWorker(t, cfg)
-	e.waitRows(t, 3, time.Minute)
-	waitFor(t, 30*time.Second, "all offsets committed", func() (bool, string) {
-		n := e.committed(t, cfg.Group)
-		return n == int64(len(recs)), "committed " + itoa(n)
-	})
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	e.runUntilCommitted(t, 3, len(recs))
 	if n := e.chCount(t, "SELECT count() FROM {db}.events FINAL WHERE event = 'good'"); n != 3 {
 		t.Errorf("good events = %d, want 3", n)
 	}
@@ -117,24 +105,12 @@ func TestValuesPostgreSQLRefusesDoNotStallThePartition(t *testing.T) {
 	p := e.producer(t)
 	nulID := e.msg(201, "nul\x00id", `{"event":"bad"}`)
 	nulSet := e.msg(202, "d9", `{"event":"bad","properties":{"$set":{"name":"a\u0000b"}}}`)
-	enc := func(m event.Message) *kgo.Record {
-		v, _ := m.Encode()
-		return &kgo.Record{Topic: e.topic, Key: m.Key(), Value: v}
-	}
+	enc := e.record
 	recs := []*kgo.Record{enc(e.msg(11, "d7", `{"event":"good"}`)), enc(nulID),
 		enc(e.msg(12, "d8", `{"event":"good"}`)), enc(nulSet), enc(e.msg(13, "d8", `{"event":"good"}`))}
 	e.produceRaw(t, p, recs...)
 
-	cfg := e.config()
-	stop := runWorker(t, cfg)
-	e.waitRows(t, 3, time.Minute)
-	waitFor(t, 30*time.Second, "all offsets committed", func() (bool, string) {
-		n := e.committed(t, cfg.Group)
-		return n == int64(len(recs)), "committed " + itoa(n)
-	})
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	e.runUntilCommitted(t, 3, len(recs))
 	if n := e.chCount(t, "SELECT count() FROM {db}.events FINAL WHERE event = 'good'"); n != 3 {
 		t.Errorf("good events = %d, want 3", n)
 	}
@@ -161,5 +137,27 @@ func TestDeadLetterEnvelopeIsBounded(t *testing.T) {
 	}
 	if !dl.Truncated || dl.ValueSize != len(big) || len(dl.ValueSHA256) != 64 || len(dl.Value) != MaxDeadLetterValue {
 		t.Fatalf("envelope does not describe the cut: truncated=%v size=%d sha=%q kept=%d", dl.Truncated, dl.ValueSize, dl.ValueSHA256, len(dl.Value))
+	}
+}
+
+// record encodes m as a record of e's topic.
+func (e *env) record(m event.Message) *kgo.Record {
+	v, _ := m.Encode()
+	return &kgo.Record{Topic: e.topic, Key: m.Key(), Value: v}
+}
+
+// runUntilCommitted runs a worker until rows events are in ClickHouse and all records
+// offsets are committed, then stops it gracefully.
+func (e *env) runUntilCommitted(t *testing.T, rows uint64, records int) {
+	t.Helper()
+	cfg := e.config()
+	stop := runWorker(t, cfg)
+	e.waitRows(t, rows, time.Minute)
+	waitFor(t, 30*time.Second, "all offsets committed", func() (bool, string) {
+		n := e.committed(t, cfg.Group)
+		return n == int64(records), "committed " + itoa(n)
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }
