@@ -245,5 +245,10 @@ func (w *Worker) flushOnRebalance(ctx context.Context, cl *kgo.Client) {
 		// let whoever gets the partitions next replay from the last commit.
 		w.log.Error("flush on rebalance failed; messages will be redelivered", "err", err)
 		w.batch.reset()
+		// The replay dead-letters its poison messages again; re-sending the failed ones
+		// from here too would only add copies (dead letters are at-least-once anyway).
+		w.dlqMu.Lock()
+		w.dlqFailed = nil
+		w.dlqMu.Unlock()
 	}
 }
