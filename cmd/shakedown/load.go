@@ -338,9 +338,17 @@ func finishLoad(stdout, stderr io.Writer, f loadFlags, cfg report.Config, rec *r
 			fh.Close()
 		}
 	}
+	sum := rec.Summary()
 	switch {
 	case !rep.Passed:
 		return &exitError{code: 1, msg: "load: " + strings.TrimPrefix(failedRules(rep), "; ")}
+	case sum.Requests > 0 && sum.Errors == sum.Requests:
+		// No threshold is needed to call this a failure: nothing the target did worked.
+		first := ""
+		if len(sum.TopErrors) > 0 {
+			first = " (most frequent: " + sum.TopErrors[0].Error + ")"
+		}
+		return &exitError{code: 1, msg: fmt.Sprintf("load: all %d requests failed%s; check --target and that the stack is up", sum.Requests, first)}
 	case stopped != "":
 		return &exitError{code: 130, msg: stopped + ": the report is partial"}
 	}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -244,5 +246,25 @@ func TestLoadWorkersGetEveryFlagAtTheirShare(t *testing.T) {
 		"--worker-image", "img", "--kubeconfig", "/nonexistent", "--rate", "0.002")
 	if err == nil || !strings.Contains(err.Error(), "--workers 4") || !strings.Contains(err.Error(), "0.001/s") {
 		t.Errorf("a share of 0.0005/s: %v, want an error naming --workers and the minimum rate", err)
+	}
+}
+
+// A target that answers nothing fails the run even without thresholds.
+func TestLoadFailsWhenEveryRequestFails(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	var out bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"load", "--target", "http://" + addr, "--token", "phc_x", "--rate", "20", "--duration", "500ms", "--sample-every", "0"})
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	err = cmd.ExecuteContext(context.Background())
+	var exit *exitError
+	if !errors.As(err, &exit) || exit.code != 1 || !strings.Contains(exit.msg, "requests failed") || !strings.Contains(exit.msg, "--target") {
+		t.Fatalf("want exit 1 saying every request failed and naming --target, got %v\n%s", err, out.String())
 	}
 }

@@ -12,7 +12,9 @@ package record
 import (
 	"fmt"
 	"math"
+	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -177,7 +179,7 @@ func (r *Recorder) Add(res *vegeta.Result) {
 	r.codes[res.Code]++
 	failed := res.Error != "" || res.Code < 200 || res.Code >= 400
 	if failed {
-		msg := res.Error
+		msg := errorKind(res.Method, res.Error)
 		if msg == "" {
 			msg = fmt.Sprintf("status %d", res.Code)
 		}
@@ -533,4 +535,27 @@ func (r *Recorder) Merge(o *Recorder) error {
 	}
 	r.finished = r.finished || o.finished
 	return nil
+}
+
+// errorKind folds an error text into its kind: Go's transport errors quote the whole
+// request URL (`Post "http://host/e/?_=1796…": dial tcp …`), and cache-busting query
+// strings would make every failure a kind of its own. The URL becomes its path.
+func errorKind(method, msg string) string {
+	open := strings.Index(msg, `"`)
+	if open < 0 {
+		return msg
+	}
+	end := strings.Index(msg[open+1:], `"`)
+	if end < 0 {
+		return msg
+	}
+	raw := msg[open+1 : open+1+end]
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return msg
+	}
+	if method == "" {
+		method = strings.ToUpper(strings.TrimSpace(msg[:open]))
+	}
+	return strings.TrimSpace(method + " " + u.Path + msg[open+1+end+1:])
 }

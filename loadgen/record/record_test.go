@@ -165,3 +165,17 @@ func (burstPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool)
 }
 
 func (burstPacer) Rate(time.Duration) float64 { return 1000 }
+
+func TestTransportErrorsGroupByKindNotByURL(t *testing.T) {
+	got := errorKind("POST", `Post "http://127.0.0.1:1/e/?_=1796027917241&compression=gzip-js": dial tcp 0.0.0.0:0->127.0.0.1:1: connect: connection refused`)
+	want := "POST /e/: dial tcp 0.0.0.0:0->127.0.0.1:1: connect: connection refused"
+	if got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if got := errorKind("GET", "context deadline exceeded"); got != "context deadline exceeded" {
+		t.Fatalf("an error without a URL must stay as it is, got %q", got)
+	}
+	if a, b := errorKind("POST", `Post "http://h/e/?_=1": EOF`), errorKind("POST", `Post "http://h/e/?_=2": EOF`); a != b {
+		t.Fatalf("the same failure on two cache-busted URLs must be one kind: %q vs %q", a, b)
+	}
+}
