@@ -42,7 +42,10 @@ func (u *Uninstall) Run(ctx context.Context) error {
 	}
 	a := action.NewUninstall(cfg)
 	a.Timeout = timeoutOr(u.Timeout)
-	a.WaitStrategy = kube.StatusWatcherStrategy
+	// Helm's own wait-for-delete (the kstatus watcher) was seen here to give up after
+	// half a second on a StatefulSet still Terminating; the leftover check below is the
+	// wait instead: it polls until every object of the release is really gone.
+	a.WaitStrategy = kube.HookOnlyStrategy
 	a.DeletionPropagation = "foreground"
 	a.IgnoreNotFound = u.IgnoreNotFound
 	if err := runCtx(ctx, func() error { _, err := a.Run(u.ReleaseName); return err }); err != nil {
