@@ -191,27 +191,7 @@ func TestControlPlane134(t *testing.T) {
 
 	t.Run("aws claim binds encrypted volume for its pod", func(t *testing.T) {
 		ns := newNamespace(t, cs, "pvc")
-		pvc := claim("data", ClassAWS)
-		if _, err := cs.CoreV1().PersistentVolumeClaims(ns).Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "user"},
-			Spec: corev1.PodSpec{
-				Containers: []corev1.Container{{Name: "app", Image: "busybox", VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
-				Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
-					PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}},
-			},
-		}
-		if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		waitBound(t, cs, ns, "data")
-		got, _ := cs.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{})
-		pv, err := cs.CoreV1().PersistentVolumes().Get(ctx, got.Spec.VolumeName, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		pv := volumeForPod(t, cs, ns, ClassAWS)
 		if pv.Spec.CSI == nil || pv.Spec.CSI.Driver != ProvisionerAWS || pv.Spec.CSI.VolumeAttributes["encrypted"] != "true" {
 			t.Fatalf("volume %s source %+v, want CSI %s encrypted", pv.Name, pv.Spec.CSI, ProvisionerAWS)
 		}
@@ -232,26 +212,7 @@ func TestControlPlane134(t *testing.T) {
 
 	t.Run("k3s local-path claim binds a hostPath volume on the pod's node", func(t *testing.T) {
 		ns := newNamespace(t, cs, "localpath")
-		if _, err := cs.CoreV1().PersistentVolumeClaims(ns).Create(ctx, claim("data", ClassK3s), metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "user"},
-			Spec: corev1.PodSpec{
-				Containers: []corev1.Container{{Name: "app", Image: "busybox", VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
-				Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
-					PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}},
-			},
-		}
-		if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		waitBound(t, cs, ns, "data")
-		got, _ := cs.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{})
-		pv, err := cs.CoreV1().PersistentVolumes().Get(ctx, got.Spec.VolumeName, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		pv := volumeForPod(t, cs, ns, ClassK3s)
 		if pv.Spec.HostPath == nil || pv.Spec.CSI != nil {
 			t.Fatalf("volume %s: want a hostPath volume as local-path makes, got %+v", pv.Name, pv.Spec.PersistentVolumeSource)
 		}
@@ -521,4 +482,35 @@ func TestVersionsSideBySide(t *testing.T) {
 			return nil
 		})
 	}
+}
+
+// volumeForPod creates a claim "data" of class and a pod "user" mounting it, waits for
+// the claim to bind, and returns its volume.
+func volumeForPod(t *testing.T, cs kubernetes.Interface, ns, class string) *corev1.PersistentVolume {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := cs.CoreV1().PersistentVolumeClaims(ns).Create(ctx, claim("data", class), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "user"},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "app", Image: "busybox", VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
+			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}},
+		},
+	}
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitBound(t, cs, ns, "data")
+	got, err := cs.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv, err := cs.CoreV1().PersistentVolumes().Get(ctx, got.Spec.VolumeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pv
 }
