@@ -252,7 +252,6 @@ type interleaver struct {
 	next    uint64
 	round   int
 	current vegeta.Target
-	err     error
 }
 
 func (in *interleaver) targetOf(hit uint64) int {

@@ -138,17 +138,7 @@ func TestWorkerSurvivesSIGKILL(t *testing.T) {
 	if err, ok := <-produced; ok && err != nil {
 		t.Fatalf("produce: %v", err)
 	}
-	e.waitRows(t, total, 2*time.Minute)
-	waitFor(t, time.Minute, "all offsets committed", func() (bool, string) {
-		n := e.committed(t, "crash")
-		return n == total, fmt.Sprintf("committed %d", n)
-	})
-	if err := second.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := second.Wait(); err != nil {
-		t.Errorf("restarted worker did not stop cleanly: %v\n%s", err, out2)
-	}
+	e.finishRestarted(t, second, out2, total)
 	if t.Failed() {
 		t.Logf("first worker output:\n%s", out)
 	}
@@ -228,17 +218,7 @@ func TestWorkerKilledBetweenInsertAndCommit(t *testing.T) {
 	t.Cleanup(func() { _ = e.ch.Exec(context.Background(), "SYSTEM START MERGES "+table) })
 
 	second, out2 := e.startWorkerProcess(t, 200)
-	e.waitRows(t, total, time.Minute)
-	waitFor(t, time.Minute, "all offsets committed", func() (bool, string) {
-		n := e.committed(t, "crash")
-		return n == total, fmt.Sprintf("committed %d", n)
-	})
-	if err := second.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := second.Wait(); err != nil {
-		t.Errorf("restarted worker did not stop cleanly: %v\n%s", err, out2)
-	}
+	e.finishRestarted(t, second, out2, total)
 	raw := e.chCount(t, "SELECT count() FROM {db}.events")
 	if raw <= total {
 		t.Errorf("raw rows = %d: the uncommitted batch was not replayed (want more than %d before folding)", raw, total)
@@ -253,4 +233,21 @@ func TestWorkerKilledBetweenInsertAndCommit(t *testing.T) {
 		t.Errorf("%d produced events are not in ClickHouse, e.g. %s", len(lost), lost[0])
 	}
 	t.Logf("killed after 3 inserts: %d rows inserted, %d offsets committed; after restart %d raw rows folded to %d", inserted, committed, raw, total)
+}
+
+// finishRestarted waits until the restarted worker has stored total events and committed
+// every offset, then stops it with SIGTERM and checks it exits cleanly.
+func (e *env) finishRestarted(t *testing.T, worker *exec.Cmd, out *bytes.Buffer, total int) {
+	t.Helper()
+	e.waitRows(t, uint64(total), 2*time.Minute)
+	waitFor(t, time.Minute, "all offsets committed", func() (bool, string) {
+		n := e.committed(t, "crash")
+		return n == int64(total), fmt.Sprintf("committed %d", n)
+	})
+	if err := worker.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := worker.Wait(); err != nil {
+		t.Errorf("restarted worker did not stop cleanly: %v\n%s", err, out)
+	}
 }

@@ -98,6 +98,3 @@ func overlays(chartDir string) ([]string, error) {
 	}
 	return clouds, nil
 }
-
-// runs reports whether step s is selected.
-func (o Options) runs(s Step) bool { return slices.Contains(o.Steps, s) }
