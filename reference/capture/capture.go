@@ -283,11 +283,7 @@ func (s *Server) messages(r *http.Request, limit int64, now time.Time) ([]event.
 	if err != nil {
 		var pe *payload.Error
 		if errors.As(err, &pe) {
-			status := pe.Kind.HTTPStatus()
-			if status == http.StatusUnsupportedMediaType {
-				status = http.StatusBadRequest // the capture contract answers 400 for any unusable payload
-			}
-			return nil, &apiError{Status: status, Type: typeValidation, Code: pe.Kind.String(), Detail: pe.Detail}
+			return nil, &apiError{Status: pe.Kind.HTTPStatus(), Type: typeValidation, Code: pe.Kind.String(), Detail: pe.Detail}
 		}
 		return nil, badRequest("unreadable_body", "the body could not be read: %v", err)
 	}

@@ -90,7 +90,8 @@ func (h *Handler) CacheAge() time.Duration {
 // ServeHTTP answers /decide: GET (?data=) and POST evaluate, OPTIONS is the CORS
 // preflight. Replies: 200 with the flags; 400 malformed body or missing
 // distinct_id; 401 missing, unknown, mixed or personal (phx_) token; 405 other
-// methods; 413 body too large; 415 unsupported encoding.
+// methods; 413 body too large (an unsupported encoding is a 400, code
+// unsupported_media_type).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setCORS(w, r)
 	switch r.Method {
@@ -134,12 +135,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) fail(w http.ResponseWriter, e *requestError) {
 	outcome := outcomeBadRequest
-	switch e.status {
-	case http.StatusUnauthorized:
+	switch {
+	case e.status == http.StatusUnauthorized:
 		outcome = outcomeUnauthorized
-	case http.StatusRequestEntityTooLarge:
+	case e.status == http.StatusRequestEntityTooLarge:
 		outcome = outcomeTooLarge
-	case http.StatusUnsupportedMediaType:
+	case e.code == payload.UnsupportedMediaType.String():
 		outcome = outcomeUnsupported
 	}
 	h.metrics.requests.WithLabelValues(outcome).Inc()

@@ -44,9 +44,15 @@ func TestErrors(t *testing.T) {
 		{"empty body", "POST", ``, 400, "malformed_payload"},
 		{"too large", "POST", `{"token":"` + token + `","distinct_id":"u","x":"` + strings.Repeat("a", 2000) + `"}`, 413, "payload_too_large"},
 		{"wrong method", "PUT", `{}`, 405, "method_not_allowed"},
+		{"unknown compression", "POST?compression=brotli", `{}`, 400, "unsupported_media_type"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			a := do(t, h, httptest.NewRequest(c.method, "/decide/?v=3", strings.NewReader(c.body)))
+			method, query, _ := strings.Cut(c.method, "?")
+			target := "/decide/?v=3"
+			if query != "" {
+				target += "&" + query
+			}
+			a := do(t, h, httptest.NewRequest(method, target, strings.NewReader(c.body)))
 			if a.status != c.status || a.body["code"] != c.code {
 				t.Fatalf("got %d %v, want %d %s: %s", a.status, a.body["code"], c.status, c.code, a.raw)
 			}
@@ -60,6 +66,9 @@ func TestErrors(t *testing.T) {
 	}
 	if n := value(t, h.metrics.requests.WithLabelValues(outcomeUnauthorized)); n != 4 {
 		t.Errorf("unauthorized requests counted %v, want 4", n)
+	}
+	if n := value(t, h.metrics.requests.WithLabelValues(outcomeUnsupported)); n != 1 {
+		t.Errorf("unsupported-encoding requests counted %v, want 1", n)
 	}
 	if n := value(t, h.metrics.requests.WithLabelValues(outcomeOK)); n != 0 {
 		t.Errorf("ok requests counted %v, want 0", n)

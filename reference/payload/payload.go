@@ -43,7 +43,8 @@ const (
 	// TooLarge means the body, or its decoded form, exceeds the limit. HTTP 413.
 	TooLarge
 	// UnsupportedMediaType means the Content-Type, Content-Encoding or compression
-	// parameter names something this package does not decode. HTTP 415.
+	// parameter names something this package does not decode. HTTP 400: PostHog's
+	// endpoints answer 400 for any payload they cannot use (the code tells them apart).
 	UnsupportedMediaType
 )
 
@@ -62,11 +63,8 @@ func (k Kind) String() string {
 
 // HTTPStatus returns the status code a handler should answer with.
 func (k Kind) HTTPStatus() int {
-	switch k {
-	case TooLarge:
+	if k == TooLarge {
 		return http.StatusRequestEntityTooLarge
-	case UnsupportedMediaType:
-		return http.StatusUnsupportedMediaType
 	}
 	return http.StatusBadRequest
 }

@@ -222,6 +222,10 @@ func TestStatusCode(t *testing.T) {
 	if got := StatusCode(wrapped); got != 413 {
 		t.Errorf("wrapped TooLarge: %d", got)
 	}
+	// PostHog's endpoints answer 400 for every payload they cannot use.
+	if got := UnsupportedMediaType.HTTPStatus(); got != 400 {
+		t.Errorf("UnsupportedMediaType: %d, want 400", got)
+	}
 	for k, want := range map[Kind]string{Malformed: "malformed_payload", TooLarge: "payload_too_large", UnsupportedMediaType: "unsupported_media_type"} {
 		if k.String() != want {
 			t.Errorf("%d.String() = %q want %q", k, k.String(), want)
