@@ -59,8 +59,9 @@ cluster: build
 test: build deps
 	$(GO) vet ./...
 	./$(BIN) lint charts/reference-stack
-	./$(BIN) unit charts/reference-stack
+	./$(BIN) unit charts/reference-stack --kubernetes $(K8S_VERSIONS)
 	$(GO) test $(TEST_FLAGS) ./...
+	$(GO) test -race -count=1 -run 'TestRace' ./suites/unit/
 
 ## bench: Go benchmarks: capture, worker, decide, end-to-end stack, lint, unit, integration, load generator
 bench: stack-deps

@@ -30,6 +30,27 @@ func main() {
 	os.Exit(1)
 }
 
+// Exit codes shared by the commands.
+const (
+	// exitCheckFailed: the command ran and what it checked failed.
+	exitCheckFailed = 1
+	// exitUsage: the command was used wrong (bad flag value, impossible combination).
+	exitUsage = 2
+	// exitInterrupted: stopped by a signal; any report printed is partial.
+	exitInterrupted = 130
+)
+
+// usageExit turns err into exit code exitUsage when it wraps one of the
+// library's invalid-options sentinels; other errors pass through.
+func usageExit(err error, sentinels ...error) error {
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			return &exitError{code: exitUsage, msg: err.Error()}
+		}
+	}
+	return err
+}
+
 // exitError ends the program with a given code; commands return it when they have
 // already reported their findings (e.g. lint errors) and only the exit code is left.
 type exitError struct {

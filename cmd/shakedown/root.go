@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 )
 
@@ -12,12 +14,17 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// A flag that does not parse is a usage error, whatever the command.
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &exitError{code: exitUsage, msg: fmt.Sprintf("%v (see %s --help)", err, cmd.CommandPath())}
+	})
 	root.AddCommand(
 		newStackCmd(),
 		newServeCmd(),
 		newClusterCmd(),
 		newLintCmd(),
 		newUnitCmd(),
+		newUnitWorkerCmd(),
 		newIntegrationCmd(),
 		newE2ECmd(),
 		newLoadCmd(),

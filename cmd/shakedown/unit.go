@@ -1,60 +1,169 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+
 	"github.com/spf13/cobra"
 
+	"github.com/shakedown-dev/shakedown/internal/junit"
 	"github.com/shakedown-dev/shakedown/suites/unit"
 )
 
-// unitFlags are the options of `shakedown unit`.
+// unitFlags are the options of `shakedown unit`; the short flags are
+// helm-unittest's own.
 type unitFlags struct {
-	files       []string
-	update      bool
-	junit       string
-	parallelism int
+	files          []string
+	values         []string
+	update         bool
+	withSubcharts  bool
+	strict         bool
+	failfast       bool
+	skipSchema     bool
+	chartTestsPath string
+	kubernetes     []string
+	outputType     string
+	outputFile     string
+	junit          string
+	format         string
+	parallelism    int
 }
 
-// newUnitCmd builds `shakedown unit`: run a chart's helm-unittest suites
-// in-process with the Helm SDK, unchanged.
+// newUnitCmd builds `shakedown unit`: a chart's helm-unittest suites through
+// helm-unittest's own engine, in parallel, optionally per Kubernetes version.
 func newUnitCmd() *cobra.Command {
 	var f unitFlags
 	cmd := &cobra.Command{
-		Use:   "unit [CHART]",
-		Short: "Run a chart's helm-unittest suites in-process (tests/*_test.yaml, snapshots, JUnit)",
-		Long: `Unit renders CHART (default ` + defaultChartDir + `) once per test case with the Helm SDK and
-checks helm-unittest assertions (equal, contains, isSubset, matchRegex, hasDocuments,
-failedTemplate, matchSnapshot, ...). Suites are read unchanged from CHART/tests/*_test.yaml
-unless -f is given; snapshots live in __snapshot__/ beside each suite and are rewritten with -u.
-The exit code is 1 when any case fails.`,
+		Use:   "unit [CHART ...]",
+		Short: "Run charts' helm-unittest suites with helm-unittest's engine, in parallel and per Kubernetes version",
+		Long: `Unit runs the helm-unittest suites of each CHART (default ` + defaultChartDir + `; a directory or a
+packaged .tgz) with helm-unittest's own engine, so every verdict is the one helm-unittest gives.
+Beyond its CLI: suites run in parallel across cores, --kubernetes runs every suite once per
+Kubernetes version (as .Capabilities.KubeVersion where a suite does not set one), and
+snapshot files are only read unless -u is given (helm-unittest also writes new and pruned
+snapshots without -u).
+
+The flags helm-unittest users type work the same: -f (globs, ** for any depth), -v, -u, -s,
+--strict, --chart-tests-path, -q, -t/-o. Exit codes: 0 all passed, 1 a case, suite or chart
+failed, 2 the command was used wrong.`,
 		Example: `  shakedown unit
-  shakedown unit charts/reference-stack -f 'tests/ingress_test.yaml' --junit out/unit.xml
-  shakedown unit -u   # accept changed snapshots`,
-		Args: cobra.MaximumNArgs(1),
+  shakedown unit charts/reference-stack --kubernetes 1.28.15,1.34.4
+  shakedown unit ./my-chart -f 'tests/**/*_test.yaml' -t JUnit -o out/unit.xml
+  shakedown unit ./my-chart -u   # accept changed snapshots`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			chart := defaultChartDir
-			if len(args) == 1 {
-				chart = args[0]
+			if len(args) == 0 {
+				args = []string{defaultChartDir}
 			}
-			res, err := unit.Run(cmd.Context(), unit.Options{
-				ChartDir:        chart,
-				TestGlobs:       f.files,
-				UpdateSnapshots: f.update,
-				Out:             cmd.OutOrStdout(),
-				JUnitPath:       f.junit,
-				Parallelism:     f.parallelism,
-			})
-			if err != nil {
-				return err
-			}
-			if !res.Passed {
-				return &exitError{code: 1, msg: "unit tests failed"}
-			}
-			return nil
+			return usageExit(runUnit(cmd, args, f), unit.ErrInvalidOptions)
 		},
 	}
-	cmd.Flags().StringArrayVarP(&f.files, "file", "f", nil, "suite files glob, relative to CHART (repeatable; default "+unit.DefaultTestGlob+")")
-	cmd.Flags().BoolVarP(&f.update, "update-snapshot", "u", false, "rewrite __snapshot__ files instead of comparing")
-	cmd.Flags().StringVar(&f.junit, "junit", "", "also write a JUnit XML report to FILE")
-	cmd.Flags().IntVar(&f.parallelism, "parallelism", 0, "cases rendered at once (default: number of CPUs)")
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.files, "file", "f", nil, "suite files glob relative to each chart, ** for any depth (repeatable; default "+unit.DefaultTestFile+")")
+	fl.StringArrayVarP(&f.values, "values", "v", nil, "values file applied to every suite after its own (repeatable)")
+	fl.BoolVarP(&f.update, "update-snapshot", "u", false, "write __snapshot__ files: create, update and prune (never done without -u)")
+	fl.BoolVarP(&f.withSubcharts, "with-subchart", "s", true, "also run the suites of enabled subcharts under charts/")
+	fl.BoolVar(&f.strict, "strict", false, "refuse unknown fields in suite files")
+	fl.BoolVarP(&f.failfast, "failfast", "q", false, "start no further suite after the first failure")
+	fl.BoolVar(&f.skipSchema, "skip-schema-validation", false, "render without checking values.schema.json")
+	fl.StringVar(&f.chartTestsPath, "chart-tests-path", "", "chart, relative to CHART, whose rendered templates are suites")
+	fl.StringSliceVar(&f.kubernetes, "kubernetes", nil, "run every suite once per Kubernetes version, e.g. 1.28.15,1.34.4 (default: helm-unittest's)")
+	fl.StringVarP(&f.outputType, "output-type", "t", "XUnit", "report type written to --output-file: JUnit, NUnit, XUnit or Sonar")
+	fl.StringVarP(&f.outputFile, "output-file", "o", "", "also write the report to FILE as --output-type")
+	fl.StringVar(&f.junit, "junit", "", "also write a JUnit XML report to FILE (same as -t JUnit -o FILE)")
+	fl.StringVar(&f.format, "format", "text", "report format on stdout: "+strings.Join(unit.Formats(), ", "))
+	fl.IntVar(&f.parallelism, "parallelism", 0, "suites run at once (default: number of CPUs)")
 	return cmd
+}
+
+// runUnit runs the suites, writes the reports and turns failures into exit code 1.
+func runUnit(cmd *cobra.Command, charts []string, f unitFlags) error {
+	encode, err := unit.EncoderFor(f.format)
+	if err != nil {
+		return err
+	}
+	files := map[string]string{} // path -> format
+	if f.outputFile != "" {
+		files[f.outputFile] = f.outputType
+	}
+	if f.junit != "" {
+		files[f.junit] = "junit"
+	}
+	fileEncoders := map[string]unit.Encoder{}
+	for path, format := range files {
+		enc, err := unit.EncoderFor(format)
+		if err != nil || !slices.Contains(unit.XMLFormats(), strings.ToLower(format)) {
+			return fmt.Errorf("%w: --output-type %q: use JUnit, NUnit, XUnit or Sonar", unit.ErrInvalidOptions, format)
+		}
+		fileEncoders[path] = enc
+	}
+	report, err := unit.Run(cmd.Context(), unit.Options{
+		Charts:               charts,
+		TestFiles:            f.files,
+		ValuesFiles:          f.values,
+		ChartTestsPath:       f.chartTestsPath,
+		SkipSubcharts:        !f.withSubcharts,
+		UpdateSnapshots:      f.update,
+		Strict:               f.strict,
+		Failfast:             f.failfast,
+		SkipSchemaValidation: f.skipSchema,
+		KubeVersions:         f.kubernetes,
+		Parallelism:          f.parallelism,
+		Worker:               unitWorker(cmd.ErrOrStderr()),
+	})
+	if err != nil && !errors.Is(err, cmd.Context().Err()) {
+		return err
+	}
+	if encErr := encode(cmd.OutOrStdout(), report); encErr != nil {
+		return fmt.Errorf("write unit report: %w", encErr)
+	}
+	for path, enc := range fileEncoders {
+		if err := junit.WriteFile(path, func(w io.Writer) error { return enc(w, report) }); err != nil {
+			return err
+		}
+	}
+	if err != nil {
+		return &exitError{code: exitInterrupted, msg: err.Error() + ": the report above is partial"}
+	}
+	if report.Failed() {
+		c := report.Count()
+		return &exitError{code: exitCheckFailed, msg: fmt.Sprintf("unit: %d of %d cases failed, %d of %d charts failed",
+			c.Tests.Failed, c.Tests.Total(), c.Charts.Failed, c.Charts.Total())}
+	}
+	return nil
+}
+
+// unitWorker starts this binary's hidden `unit-worker` command, the worker
+// process of a parallel unit run; its log lines go to stderr.
+func unitWorker(stderr io.Writer) func(ctx context.Context) *exec.Cmd {
+	return func(ctx context.Context) *exec.Cmd {
+		exe, err := os.Executable()
+		if err != nil {
+			exe = os.Args[0]
+		}
+		cmd := exec.CommandContext(ctx, exe, unitWorkerCmd)
+		cmd.Stderr = stderr
+		return cmd
+	}
+}
+
+// unitWorkerCmd names the hidden command that serves unit.ServeWorker.
+const unitWorkerCmd = "unit-worker"
+
+// newUnitWorkerCmd builds the hidden worker command started by `shakedown unit`.
+func newUnitWorkerCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    unitWorkerCmd,
+		Short:  "Run unit suites for a parent `shakedown unit` (started by it, not by hand)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return unit.ServeWorker(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	}
 }

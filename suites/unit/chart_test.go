@@ -2,27 +2,25 @@ package unit
 
 import (
 	"bytes"
-	"context"
 	"testing"
 )
 
-// referenceChart is the real chart whose suites must all pass.
+// referenceChart is the project's chart, whose suites must all pass.
 const referenceChart = "../../charts/reference-stack"
 
 // minChartCases is the floor of test cases the chart's suites hold.
-const minChartCases = 160
+const minChartCases = 200
 
 func TestReferenceStackChart(t *testing.T) {
-	var out bytes.Buffer
-	res, err := Run(context.Background(), Options{ChartDir: referenceChart, Out: &out})
-	if err != nil {
-		t.Fatalf("run the chart's suites: %v\n%s", err, out.String())
-	}
-	if !res.Passed {
+	rep := run(t, Options{Charts: []string{referenceChart}, KubeVersions: []string{"1.28.15", "1.34.4"}})
+	if rep.Failed() {
+		var out bytes.Buffer
+		EncodeText(&out, rep)
 		t.Fatalf("chart suites failed:\n%s", out.String())
 	}
-	if n := res.TestsPassed; n < minChartCases {
-		t.Fatalf("chart has %d unit cases, want at least %d", n, minChartCases)
+	c := rep.Count()
+	if c.Tests.Passed < 2*minChartCases {
+		t.Fatalf("chart has %d unit cases over 2 versions, want at least %d", c.Tests.Passed, 2*minChartCases)
 	}
-	t.Logf("%d suites, %d cases passed in %s", res.SuitesPassed, res.TestsPassed, res.Duration)
+	t.Logf("%d suites, %d cases passed over 2 Kubernetes versions in %s", c.Suites.Passed, c.Tests.Passed, rep.Duration)
 }

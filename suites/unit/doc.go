@@ -1,11 +1,15 @@
 // Package unit is shakedown's unit layer for Helm charts: it runs
-// helm-unittest YAML suites (tests/*_test.yaml) unchanged, in-process, with
-// the Helm v4 SDK. Charts are loaded with the chart loader and rendered with
-// the template engine per test case (release, capabilities, chart metadata,
-// values files and --set style values as each suite or case says), then
-// checked with helm-unittest's assertion set and path syntax.
+// helm-unittest suites (tests/*_test.yaml) with helm-unittest's own engine
+// (github.com/helm-unittest/helm-unittest/pkg/unittest), so every verdict is
+// the one helm-unittest gives, and adds what its CLI lacks: suites run in
+// parallel across cores, every suite once per Kubernetes version of a matrix
+// (KubeVersions), several charts in one call, snapshots written only when
+// asked (UpdateSnapshots), and a report that encodes as text, JSON or one of
+// helm-unittest's XML formats (JUnit, NUnit, XUnit, Sonar).
 //
-// Output mirrors helm-unittest (PASS/FAIL per suite, failure details, a
-// summary) and can also be written as JUnit XML. Snapshots live in
-// __snapshot__/<suite file>.snap beside each suite, in helm-unittest's format.
+// The engine renders with Helm v3, as the suites it runs expect: Helm 4 drops
+// null chart defaults that Helm 3 keeps, which changes hashes of
+// `toYaml .Values` and the snapshots of existing suites.
+//
+// Use it like helm's pkg/action: fill Options, call [Run], read the [Report].
 package unit

@@ -1,70 +1,112 @@
 package unit
 
 import (
-	"io"
-	"time"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
 )
 
-// DefaultTestGlob is where suites are looked for when Options.TestGlobs is
-// empty, relative to the chart directory (helm-unittest's default).
-const DefaultTestGlob = "tests/*_test.yaml"
+// DefaultTestFile is the suite glob used when Options.TestFiles is empty,
+// relative to each chart (helm-unittest's default).
+const DefaultTestFile = "tests/*_test.yaml"
 
-// Options says which chart and suites to run and where results go.
+// ErrInvalidOptions marks an error in how the run was asked for (a bad
+// version, a flag combination that cannot work), as opposed to a chart or a
+// suite that failed. Commands map it to the usage exit code.
+var ErrInvalidOptions = errors.New("invalid unit options")
+
+// Options configures [Run]. Only Charts is required; every other zero value
+// means helm-unittest's default.
 type Options struct {
-	// ChartDir is the chart's directory (the one holding Chart.yaml).
-	ChartDir string
-	// TestGlobs select suite files, relative to ChartDir unless absolute.
-	// Empty means DefaultTestGlob.
-	TestGlobs []string
-	// UpdateSnapshots rewrites __snapshot__ files instead of comparing.
+	// Charts are chart directories or packaged charts (.tgz), run in order.
+	Charts []string
+	// TestFiles are suite globs relative to each chart (and to each
+	// subchart), `**` matching any depth; absolute paths are taken as they
+	// are. Empty: DefaultTestFile. (helm-unittest -f)
+	TestFiles []string
+	// ValuesFiles are applied to every suite after the suite's own values.
+	// (helm-unittest -v)
+	ValuesFiles []string
+	// ChartTestsPath is a chart, relative to each chart, whose rendered
+	// templates are suites. Empty: none. (--chart-tests-path)
+	ChartTestsPath string
+	// SkipSubcharts leaves out the suites of charts under charts/. Zero:
+	// they run when their dependency is enabled, as with helm-unittest's
+	// default --with-subchart=true.
+	SkipSubcharts bool
+	// UpdateSnapshots writes __snapshot__ files. Zero: snapshot files are
+	// only read: never created, rewritten or pruned. (-u)
 	UpdateSnapshots bool
-	// Out receives helm-unittest style text output; nil discards it.
-	Out io.Writer
-	// JUnitPath, when set, is where a JUnit XML report is written.
-	JUnitPath string
-	// Parallelism bounds how many test cases render at once; 0 means
-	// runtime.GOMAXPROCS(0).
+	// Strict refuses unknown fields in suite files. (--strict)
+	Strict bool
+	// Failfast stops scheduling suites after the first failure. (-q)
+	Failfast bool
+	// SkipSchemaValidation renders without checking values.schema.json.
+	SkipSchemaValidation bool
+	// KubeVersions runs every suite once per Kubernetes version, e.g.
+	// "1.34.4", as .Capabilities.KubeVersion wherever a suite or a case does
+	// not set its own. Empty: one run with helm-unittest's default.
+	KubeVersions []string
+	// Parallelism is how many worker processes run suites at once when
+	// Worker is set. Zero: GOMAXPROCS.
 	Parallelism int
+	// Worker starts one worker process: a command that runs [ServeWorker] on
+	// its standard input and output (the shakedown binary's hidden
+	// `unit-worker` command does). Nil: suites run one at a time in this
+	// process. Parallel runs need separate processes because the engine
+	// keeps each render's capabilities in a Helm package variable
+	// (chartutil.DefaultCapabilities), so two renders in one process would
+	// see each other's Kubernetes and API versions.
+	Worker func(ctx context.Context) *exec.Cmd `json:"-"`
 }
 
-// Result sums up a run.
-type Result struct {
-	Suites   []SuiteResult
-	Passed   bool
-	Duration time.Duration
-	// Counts over all suites.
-	SuitesPassed, SuitesFailed int
-	TestsPassed, TestsFailed   int
-	SnapshotsPassed            int
-	SnapshotsFailed            int
-	SnapshotsCreated           int
+// kubeVersion is one entry of Options.KubeVersions, parsed.
+type kubeVersion struct {
+	text         string
+	major, minor string
 }
 
-// SuiteResult is the outcome of one suite file.
-type SuiteResult struct {
-	Name     string
-	File     string
-	Passed   bool
-	Error    error // the suite could not be loaded or run at all
-	Tests    []TestResult
-	Duration time.Duration
+// plan is Options checked and defaulted.
+type plan struct {
+	Options
+	versions []kubeVersion
 }
 
-// TestResult is the outcome of one `it` case.
-type TestResult struct {
-	Name     string
-	Passed   bool
-	Error    error // the case could not run (bad values file, bad set path...)
-	Asserts  []AssertResult
-	Duration time.Duration
-}
-
-// AssertResult is the outcome of one assertion of a case.
-type AssertResult struct {
-	Index  int
-	Type   string
-	Not    bool
-	Passed bool
-	// Info holds helm-unittest style failure lines (tab-indented).
-	Info []string
+// resolve fills defaults and validates the options.
+func (o Options) resolve() (plan, error) {
+	p := plan{Options: o}
+	if len(o.Charts) == 0 {
+		return p, fmt.Errorf("%w: no chart given; pass a chart directory (the one holding Chart.yaml) or a packaged .tgz", ErrInvalidOptions)
+	}
+	if len(p.TestFiles) == 0 {
+		p.TestFiles = []string{DefaultTestFile}
+	}
+	if p.Parallelism <= 0 {
+		p.Parallelism = runtime.GOMAXPROCS(0)
+	}
+	for _, raw := range o.KubeVersions {
+		text := strings.TrimPrefix(strings.TrimSpace(raw), "v")
+		v, err := semver.NewVersion(text)
+		if err != nil {
+			return p, fmt.Errorf("%w: Kubernetes version %q: %v; write it as MAJOR.MINOR[.PATCH], e.g. 1.34.4", ErrInvalidOptions, raw, err)
+		}
+		p.versions = append(p.versions, kubeVersion{
+			text:  text,
+			major: strconv.FormatUint(v.Major(), 10),
+			minor: strconv.FormatUint(v.Minor(), 10),
+		})
+	}
+	if o.UpdateSnapshots && len(p.versions) > 1 {
+		return p, fmt.Errorf("%w: -u with %d Kubernetes versions would write each suite's snapshots once per version; update with one version, then compare across all", ErrInvalidOptions, len(p.versions))
+	}
+	if len(p.versions) == 0 {
+		p.versions = []kubeVersion{{}}
+	}
+	return p, nil
 }

@@ -1,68 +1,155 @@
 package unit
 
 import (
-	"fmt"
-	"io"
-	"strings"
 	"time"
+
+	"github.com/helm-unittest/helm-unittest/pkg/unittest/results"
 )
 
-// printSuite writes one suite's PASS/FAIL line and failure details in
-// helm-unittest's layout.
-func printSuite(w io.Writer, s SuiteResult) {
-	status := " PASS "
-	if !s.Passed {
-		status = " FAIL "
+// Report is the outcome of [Run]: one ChartRun per chart and Kubernetes version.
+type Report struct {
+	Runs     []*ChartRun
+	Duration time.Duration
+}
+
+// ChartRun is one chart run at one Kubernetes version. Suites hold the
+// engine's own results, in the order the suites were found.
+type ChartRun struct {
+	// Chart is the chart's name; empty when it could not be loaded.
+	Chart string
+	// Path is the chart as given (directory or .tgz).
+	Path string
+	// KubeVersion is the Kubernetes version the suites ran with; empty means
+	// helm-unittest's default capabilities.
+	KubeVersion string
+	// Error says why the chart could not be tested at all (not loadable, a
+	// suite file that does not parse); its suites then did not run.
+	Error  error
+	Suites []*results.TestSuiteResult
+
+	jobs []*job // while running: the groups of suites whose results fill Suites
+}
+
+// Status is the verdict of a case or a suite.
+type Status string
+
+// The verdicts, as helm-unittest counts them.
+const (
+	StatusPass Status = "pass"
+	StatusFail Status = "fail"
+	StatusSkip Status = "skip"
+)
+
+// CaseStatus is the verdict of one case: helm-unittest counts a case as passed
+// when it passed, else as skipped when skipped, else as failed (an errored
+// case is a failed one).
+func CaseStatus(c *results.TestJobResult) Status {
+	switch {
+	case c.Passed:
+		return StatusPass
+	case c.Skipped:
+		return StatusSkip
 	}
-	fmt.Fprintf(w, "%s %s\t%s\n", status, s.Name, s.File)
-	if s.Error != nil {
-		fmt.Fprintf(w, "\t- Execution Error:\n\t\t%s\n\n", strings.ReplaceAll(s.Error.Error(), "\n", "\n\t\t"))
+	return StatusFail
+}
+
+// SuiteStatus is the verdict of one suite, as helm-unittest counts it.
+func SuiteStatus(s *results.TestSuiteResult) Status {
+	switch {
+	case s.Skipped:
+		return StatusSkip
+	case s.Passed:
+		return StatusPass
 	}
-	for _, t := range s.Tests {
-		if t.Passed {
-			continue
+	return StatusFail
+}
+
+// Passed reports whether the chart could be tested and every suite passed.
+func (r *ChartRun) Passed() bool {
+	if r.Error != nil {
+		return false
+	}
+	for _, s := range r.Suites {
+		if !s.Passed {
+			return false
 		}
-		fmt.Fprintf(w, "\t- %s\n", t.Name)
-		if t.Error != nil {
-			fmt.Fprintf(w, "\t\tError: %s\n", strings.ReplaceAll(t.Error.Error(), "\n", "\n\t\t"))
+	}
+	return true
+}
+
+// Tally counts verdicts of one kind of thing.
+type Tally struct {
+	Passed, Failed, Errored, Skipped int
+}
+
+// Total is every counted thing.
+func (t Tally) Total() int { return t.Passed + t.Failed + t.Skipped }
+
+// Counts are the tallies of a report, as helm-unittest's summary gives them.
+type Counts struct {
+	Charts, Suites, Tests Tally
+	// Snapshots: Passed and Failed comparisons; Created are new snapshots
+	// (written only with -u), Vanished are stored ones no case compared.
+	Snapshots         Tally
+	Created, Vanished int
+}
+
+// Count tallies the report.
+func (r Report) Count() Counts {
+	var c Counts
+	for _, run := range r.Runs {
+		switch {
+		case run.Passed():
+			c.Charts.Passed++
+		case run.Error != nil:
+			c.Charts.Failed++
+			c.Charts.Errored++
+		default:
+			c.Charts.Failed++
 		}
-		for _, a := range t.Asserts {
-			if a.Passed {
-				continue
+		for _, s := range run.Suites {
+			switch SuiteStatus(s) {
+			case StatusSkip:
+				c.Suites.Skipped++
+			case StatusPass:
+				c.Suites.Passed++
+			default:
+				c.Suites.Failed++
+				if s.ExecError != nil {
+					c.Suites.Errored++
+				}
 			}
-			fmt.Fprintf(w, "\n\t\t- asserts[%d]%s `%s` fail\n", a.Index, notLabel(a.Not), a.Type)
-			for _, l := range a.Info {
-				fmt.Fprintf(w, "\t\t\t%s\n", l)
+			c.Snapshots.Failed += int(s.SnapshotCounting.Failed)
+			c.Snapshots.Passed += int(s.SnapshotCounting.Total - s.SnapshotCounting.Failed)
+			c.Created += int(s.SnapshotCounting.Created)
+			c.Vanished += int(s.SnapshotCounting.Vanished)
+			for _, t := range s.TestsResult {
+				if t == nil {
+					continue
+				}
+				switch CaseStatus(t) {
+				case StatusPass:
+					c.Tests.Passed++
+				case StatusSkip:
+					c.Tests.Skipped++
+				default:
+					c.Tests.Failed++
+					if t.ExecError != nil {
+						c.Tests.Errored++
+					}
+				}
 			}
 		}
-		fmt.Fprintln(w)
 	}
+	return c
 }
 
-func notLabel(not bool) string {
-	if not {
-		return " `not`"
+// Failed reports whether any chart failed or could not be tested.
+func (r Report) Failed() bool {
+	for _, run := range r.Runs {
+		if !run.Passed() {
+			return true
+		}
 	}
-	return ""
-}
-
-// printSummary writes the closing counts.
-func printSummary(w io.Writer, r Result) {
-	fmt.Fprintln(w)
-	charts := "1 passed, 1 total"
-	if !r.Passed {
-		charts = "1 failed, 0 passed, 1 total"
-	}
-	fmt.Fprintf(w, "Charts:      %s\n", charts)
-	fmt.Fprintf(w, "Test Suites: %s\n", counts(r.SuitesPassed, r.SuitesFailed))
-	fmt.Fprintf(w, "Tests:       %s\n", counts(r.TestsPassed, r.TestsFailed))
-	fmt.Fprintf(w, "Snapshot:    %s\n", counts(r.SnapshotsPassed, r.SnapshotsFailed))
-	fmt.Fprintf(w, "Time:        %s\n\n", r.Duration.Round(100*time.Microsecond))
-}
-
-func counts(passed, failed int) string {
-	if failed > 0 {
-		return fmt.Sprintf("%d failed, %d passed, %d total", failed, passed, passed+failed)
-	}
-	return fmt.Sprintf("%d passed, %d total", passed, passed)
+	return false
 }

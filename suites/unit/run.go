@@ -2,111 +2,242 @@ package unit
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"runtime"
-	"sort"
+	"sync"
 	"time"
 
-	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	"github.com/helm-unittest/helm-unittest/pkg/unittest"
+	"github.com/helm-unittest/helm-unittest/pkg/unittest/results"
+	"github.com/helm-unittest/helm-unittest/pkg/unittest/snapshot"
+	v3chart "helm.sh/helm/v3/pkg/chart"
+	v3loader "helm.sh/helm/v3/pkg/chart/loader"
 )
 
-// Run loads the chart in opts.ChartDir, runs every suite matched by
-// opts.TestGlobs, prints helm-unittest style output to opts.Out and writes
-// JUnit XML to opts.JUnitPath when set. The error is for problems running
-// at all (no chart, no suites, unwritable report); failing tests are
-// reported in Result.Passed.
-func Run(ctx context.Context, opts Options) (Result, error) {
+// Run runs the suites of every chart in opts.Charts, once per Kubernetes
+// version: on opts.Parallelism worker processes when opts.Worker is set, else
+// one suite at a time in this process. Findings (failed, errored and skipped
+// cases, charts that could not be tested) are in the Report; the error only
+// means the run could not happen (invalid options, wrapping
+// ErrInvalidOptions) or was cut short by ctx, in which case the Report holds
+// what finished.
+func Run(ctx context.Context, opts Options) (Report, error) {
 	start := time.Now()
-	out := opts.Out
-	if out == nil {
-		out = io.Discard
-	}
-	ch, err := loader.LoadDir(opts.ChartDir)
+	p, err := opts.resolve()
 	if err != nil {
-		return Result{}, fmt.Errorf("load chart %s: %w (point at the directory holding Chart.yaml)", opts.ChartDir, err)
+		return Report{}, err
 	}
-	files, err := suiteFiles(opts.ChartDir, opts.TestGlobs)
-	if err != nil {
-		return Result{}, err
-	}
-	par := opts.Parallelism
-	if par <= 0 {
-		par = runtime.GOMAXPROCS(0)
-	}
-	r := &runner{chart: ch, update: opts.UpdateSnapshots, parallelism: par, renders: newRenderCache()}
-
-	res := Result{Passed: true}
-	fmt.Fprintf(out, "\n### Chart [ %s ] %s\n\n", ch.Name(), opts.ChartDir)
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("unit run stopped: %w", err)
-		}
-		sr := r.runSuite(ctx, f)
-		res.add(sr)
-		printSuite(out, sr)
-	}
-	for _, sc := range r.snapshots {
-		res.SnapshotsCreated += sc.inserted
-		res.SnapshotsFailed += sc.failed()
-		res.SnapshotsPassed += sc.compared - sc.failed()
-	}
-	res.Duration = time.Since(start)
-	printSummary(out, res)
-	if opts.JUnitPath != "" {
-		if err := writeJUnit(opts.JUnitPath, res); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
-}
-
-// add folds a suite's outcome into the totals.
-func (r *Result) add(sr SuiteResult) {
-	r.Suites = append(r.Suites, sr)
-	if sr.Passed {
-		r.SuitesPassed++
-	} else {
-		r.SuitesFailed++
-		r.Passed = false
-	}
-	for _, t := range sr.Tests {
-		if t.Passed {
-			r.TestsPassed++
-		} else {
-			r.TestsFailed++
-		}
-	}
-}
-
-// suiteFiles expands the globs (relative to the chart) into sorted files.
-func suiteFiles(chartDir string, globs []string) ([]string, error) {
-	if len(globs) == 0 {
-		globs = []string{DefaultTestGlob}
-	}
-	seen := map[string]bool{}
-	var files []string
-	for _, g := range globs {
-		if !filepath.IsAbs(g) {
-			g = filepath.Join(chartDir, g)
-		}
-		matches, err := filepath.Glob(g)
-		if err != nil {
-			return nil, fmt.Errorf("bad test glob %q: %w", g, err)
-		}
-		for _, m := range matches {
-			if st, err := os.Stat(m); err == nil && !st.IsDir() && !seen[m] {
-				seen[m] = true
-				files = append(files, m)
+	var rep Report
+	var jobs []*job
+	charts := p.loader()
+	for _, path := range p.Charts {
+		for _, v := range p.versions {
+			run := &ChartRun{Path: path, KubeVersion: v.text}
+			rep.Runs = append(rep.Runs, run)
+			name, groups, unusable, err := p.groups(charts, path, v)
+			run.Chart, run.Suites, run.Error = name, unusable, err
+			for _, g := range groups {
+				j := &job{run: run, version: v, key: snapshotKey(g[0]), suites: g}
+				jobs = append(jobs, j)
+				run.jobs = append(run.jobs, j)
 			}
 		}
 	}
-	if len(files) == 0 {
-		return nil, errors.New("no test suite found under " + chartDir + " for " + fmt.Sprint(globs) + " (write tests/*_test.yaml or pass -f)")
+	if opts.Worker != nil && p.Parallelism > 1 && len(jobs) > 1 {
+		err = p.runOnWorkers(ctx, jobs)
+	} else {
+		err = p.runHere(ctx, charts, jobs)
 	}
-	sort.Strings(files)
-	return files, nil
+	for _, r := range rep.Runs {
+		for _, j := range r.jobs {
+			r.Suites = append(r.Suites, j.results...)
+		}
+	}
+	rep.Duration = time.Since(start)
+	return rep, err
+}
+
+// job is the suites that share one snapshot file (the documents of one suite
+// file), which run in order in one process.
+type job struct {
+	run     *ChartRun
+	version kubeVersion
+	key     string // the snapshot file, unique per chart run
+	suites  []*unittest.TestSuite
+	results []*results.TestSuiteResult
+}
+
+// chartCache loads each chart once per process.
+type chartCache struct {
+	mu     sync.Mutex
+	skip   bool // drop values schemas (SkipSchemaValidation)
+	charts map[string]*v3chart.Chart
+	errs   map[string]error
+}
+
+func (p plan) loader() *chartCache {
+	return &chartCache{skip: p.SkipSchemaValidation, charts: map[string]*v3chart.Chart{}, errs: map[string]error{}}
+}
+
+// load returns the chart at path, loading it on first use.
+func (c *chartCache) load(path string) (*v3chart.Chart, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch, ok := c.charts[path]; ok {
+		return ch, c.errs[path]
+	}
+	ch, err := v3loader.Load(path)
+	if err != nil {
+		err = fmt.Errorf("load chart %s: %w (pass a chart directory holding Chart.yaml, or a packaged .tgz)", path, err)
+	} else if c.skip {
+		dropSchemas(ch)
+	}
+	c.charts[path], c.errs[path] = ch, err
+	return ch, err
+}
+
+// groups discovers the suites of one chart for one Kubernetes version and
+// groups them by snapshot file. Suites are parsed afresh per version: running
+// a suite fills in its cases, so one parse cannot serve two versions. It also
+// returns the chart's name and the suite files that do not parse, as errored
+// results.
+func (p plan) groups(charts *chartCache, path string, v kubeVersion) (string, [][]*unittest.TestSuite, []*results.TestSuiteResult, error) {
+	ch, err := charts.load(path)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	d, err := p.discover(path, ch)
+	if err != nil {
+		return ch.Name(), nil, d.unusable, err
+	}
+	groups := bySnapshotFile(d.suites)
+	for _, g := range groups {
+		for _, s := range g {
+			v.apply(s)
+		}
+	}
+	return ch.Name(), groups, d.unusable, nil
+}
+
+// runHere runs the jobs one at a time in this process. With Failfast, no job
+// starts after one has failed.
+func (p plan) runHere(ctx context.Context, charts *chartCache, jobs []*job) error {
+	for _, j := range jobs {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("unit run stopped: %w", err)
+		}
+		ch, err := charts.load(j.run.Path)
+		if err != nil {
+			return err // loaded once already during discovery; cannot differ
+		}
+		j.finish(p.runGroup(j.suites, ch))
+		if p.Failfast && !j.passed() {
+			return nil
+		}
+	}
+	return nil
+}
+
+// runGroup runs the suites of one group in order; with Failfast it stops
+// after the first failed suite.
+func (p plan) runGroup(suites []*unittest.TestSuite, ch *v3chart.Chart) []*results.TestSuiteResult {
+	var out []*results.TestSuiteResult
+	for _, s := range suites {
+		res := p.runSuite(s, ch)
+		out = append(out, res)
+		if !res.Passed && p.Failfast {
+			break
+		}
+	}
+	return out
+}
+
+// runSuite runs one suite with the engine against its snapshot file. The file
+// is written only with UpdateSnapshots.
+func (p plan) runSuite(s *unittest.TestSuite, ch *v3chart.Chart) *results.TestSuiteResult {
+	cache, err := p.snapshotCache(s.SnapshotFileUrl())
+	if err != nil {
+		return &results.TestSuiteResult{DisplayName: s.Name, FilePath: s.SnapshotFileUrl(), ExecError: err}
+	}
+	res := s.RunV3(ch, cache, p.Failfast, "", &results.TestSuiteResult{})
+	if p.UpdateSnapshots {
+		if _, err := cache.StoreToFileIfNeeded(); err != nil {
+			res.Passed = false
+			res.ExecError = fmt.Errorf("write snapshot %s: %w", cache.Filepath, err)
+		}
+	}
+	return res
+}
+
+// snapshotCache opens the snapshot file of a suite: through the engine (which
+// creates __snapshot__/) when updating, else read-only.
+func (p plan) snapshotCache(suiteFile string) (*snapshot.Cache, error) {
+	if p.UpdateSnapshots {
+		return snapshot.CreateSnapshotOfSuite(suiteFile, true)
+	}
+	c := &snapshot.Cache{Filepath: filepath.Join(filepath.Dir(suiteFile), "__snapshot__", filepath.Base(suiteFile)+".snap")}
+	if err := c.RestoreFromFile(); err != nil {
+		return nil, fmt.Errorf("read snapshot %s: %w", c.Filepath, err)
+	}
+	return c, nil
+}
+
+// finish stores the results of a job.
+func (j *job) finish(rs []*results.TestSuiteResult) { j.results = rs }
+
+// passed reports whether every suite of a finished job passed.
+func (j *job) passed() bool {
+	for _, r := range j.results {
+		if !r.Passed {
+			return false
+		}
+	}
+	return true
+}
+
+// apply sets the version as the suite's Kubernetes version where the suite
+// does not set one (a case's own setting still wins over both).
+func (v kubeVersion) apply(s *unittest.TestSuite) {
+	if v.text == "" {
+		return
+	}
+	if s.Capabilities.MajorVersion == "" && s.Capabilities.MinorVersion == "" {
+		s.Capabilities.MajorVersion, s.Capabilities.MinorVersion = v.major, v.minor
+	}
+}
+
+// bySnapshotFile groups suites that share a snapshot file, keeping the order
+// of first appearance and the order within each group.
+func bySnapshotFile(suites []*unittest.TestSuite) [][]*unittest.TestSuite {
+	index := map[string]int{}
+	var groups [][]*unittest.TestSuite
+	for _, s := range suites {
+		key := snapshotKey(s)
+		i, ok := index[key]
+		if !ok {
+			i = len(groups)
+			index[key] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], s)
+	}
+	return groups
+}
+
+// snapshotKey is the absolute snapshot file of a suite.
+func snapshotKey(s *unittest.TestSuite) string {
+	key := s.SnapshotFileUrl()
+	if abs, err := filepath.Abs(key); err == nil {
+		key = abs
+	}
+	return key
+}
+
+// dropSchemas removes values.schema.json from a chart and its dependencies, so
+// rendering skips validation (the engine's own switch is not exported).
+func dropSchemas(ch *v3chart.Chart) {
+	ch.Schema = nil
+	for _, d := range ch.Dependencies() {
+		dropSchemas(d)
+	}
 }

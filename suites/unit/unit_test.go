@@ -3,220 +3,221 @@ package unit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// runBasic runs suites of testdata/basic (or a copy of it) matched by glob.
-func runBasic(t *testing.T, dir string, update bool, globs ...string) (Result, string) {
-	t.Helper()
+const probeChart = "testdata/probe"
+
+func TestVerdictsPassFailSkip(t *testing.T) {
+	rep := run(t, Options{Charts: []string{probeChart}, TestFiles: []string{"tests/*_test.yaml", "failing/*_test.yaml"}, KubeVersions: []string{"1.34.4"}})
+	got := verdicts(rep)
+	want := map[string]Status{
+		"1.34.4 configmap/greets":                            StatusPass,
+		"1.34.4 configmap/greets as told":                    StatusPass,
+		"1.34.4 configmap/matches its snapshot":              StatusPass,
+		"1.34.4 configmap/sees the API versions it is given": StatusPass,
+		"1.34.4 version/renders on Kubernetes 1.34":          StatusPass,
+		"1.34.4 version/a case's own version wins":           StatusPass,
+		"1.34.4 wrong/expects another greeting":              StatusFail,
+		"1.34.4 wrong/is skipped":                            StatusSkip,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got %q, want %q", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d cases, want %d: %v", len(got), len(want), got)
+	}
+	if !rep.Failed() {
+		t.Error("a failed case must fail the report")
+	}
+	c := rep.Count()
+	if c.Tests.Failed != 1 || c.Tests.Skipped != 1 || c.Suites.Failed != 1 || c.Charts.Failed != 1 {
+		t.Errorf("counts: %+v", c)
+	}
 	var out bytes.Buffer
-	res, err := Run(context.Background(), Options{ChartDir: dir, TestGlobs: globs, UpdateSnapshots: update, Out: &out})
+	if err := EncodeText(&out, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{" FAIL  wrong", "expects another greeting", "Expected to equal:", "Kubernetes 1.34.4",
+		"Tests:       1 failed, 6 passed, 1 skipped, 8 total"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("text report lacks %q:\n%s", s, out.String())
+		}
+	}
+}
+
+func TestEverySuiteRunsPerKubernetesVersion(t *testing.T) {
+	rep := run(t, Options{Charts: []string{probeChart}, KubeVersions: []string{"1.28.15", "v1.34.4"}})
+	got := verdicts(rep)
+	for k, v := range map[string]Status{
+		"1.28.15 version/renders on Kubernetes 1.34": StatusFail,
+		"1.34.4 version/renders on Kubernetes 1.34":  StatusPass,
+		"1.28.15 version/a case's own version wins":  StatusPass,
+		"1.34.4 version/a case's own version wins":   StatusPass,
+	} {
+		if got[k] != v {
+			t.Errorf("%s: got %q, want %q", k, got[k], v)
+		}
+	}
+	if len(rep.Runs) != 2 || rep.Runs[0].KubeVersion != "1.28.15" || rep.Runs[1].KubeVersion != "1.34.4" {
+		t.Fatalf("want one run per version, got %+v", rep.Runs)
+	}
+	if rep.Runs[0].Passed() || !rep.Runs[1].Passed() {
+		t.Errorf("1.28.15 must fail and 1.34.4 pass")
+	}
+}
+
+func TestSnapshotsAreWrittenOnlyWithUpdate(t *testing.T) {
+	chart := copyChart(t, probeChart)
+	snapDir := filepath.Join(chart, "tests", "__snapshot__")
+	rep := run(t, Options{Charts: []string{chart}, KubeVersions: []string{"1.34.4"}})
+	if rep.Failed() {
+		t.Fatal("probe suites must pass")
+	}
+	if c := rep.Count(); c.Created != 1 {
+		t.Errorf("want 1 new snapshot counted, got %+v", c)
+	}
+	if _, err := os.Stat(snapDir); !os.IsNotExist(err) {
+		t.Fatalf("a run without -u created %s (err %v)", snapDir, err)
+	}
+
+	run(t, Options{Charts: []string{chart}, KubeVersions: []string{"1.34.4"}, UpdateSnapshots: true})
+	snap := filepath.Join(snapDir, "configmap_test.yaml.snap")
+	written, err := os.ReadFile(snap)
 	if err != nil {
-		t.Fatalf("Run: %v\n%s", err, out.String())
+		t.Fatalf("-u wrote no snapshot: %v", err)
 	}
-	return res, out.String()
+
+	// A changed render fails the snapshot and leaves the file as it was.
+	rep = run(t, Options{Charts: []string{chart}, KubeVersions: []string{"1.34.4"}, ValuesFiles: []string{writeValues(t, "greeting: changed\n")}})
+	if got := verdicts(rep)["1.34.4 configmap/matches its snapshot"]; got != StatusFail {
+		t.Errorf("changed render: snapshot case %q, want fail", got)
+	}
+	// A case that errors must not prune its stored snapshot.
+	rep = run(t, Options{Charts: []string{chart}, KubeVersions: []string{"1.34.4"}, ValuesFiles: []string{filepath.Join(t.TempDir(), "missing.yaml")}})
+	if !rep.Failed() {
+		t.Error("a missing values file must fail the cases")
+	}
+	after, err := os.ReadFile(snap)
+	if err != nil || !bytes.Equal(after, written) {
+		t.Fatalf("runs without -u changed %s:\nbefore:\n%s\nafter (err %v):\n%s", snap, written, err, after)
+	}
 }
 
-// copyDir copies a test chart without its snapshots, so snapshot files can be written.
-func copyDir(tb testing.TB, src string) string {
-	tb.Helper()
-	dst := tb.TempDir()
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
-		tb.Fatal(err)
+// writeValues writes a values file and returns its absolute path.
+func writeValues(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "values.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	snaps, _ := filepath.Glob(filepath.Join(dst, "*", "__snapshot__"))
-	for _, d := range snaps {
-		if err := os.RemoveAll(d); err != nil {
-			tb.Fatal(err)
+	return p
+}
+
+func TestInvalidOptions(t *testing.T) {
+	for name, opts := range map[string]Options{
+		"no chart":           {},
+		"bad version":        {Charts: []string{probeChart}, KubeVersions: []string{"1.x"}},
+		"-u with 2 versions": {Charts: []string{probeChart}, KubeVersions: []string{"1.28.15", "1.34.4"}, UpdateSnapshots: true},
+	} {
+		_, err := Run(context.Background(), opts)
+		if !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("%s: got %v, want ErrInvalidOptions", name, err)
 		}
 	}
-	return dst
-}
-
-func TestPassingSuites(t *testing.T) {
-	dir := copyDir(t, "testdata/basic")
-	res, out := runBasic(t, dir, false)
-	if !res.Passed || res.TestsFailed != 0 {
-		t.Fatalf("want every case to pass, got %d failed:\n%s", res.TestsFailed, out)
-	}
-	if res.TestsPassed < 10 {
-		t.Fatalf("want the basic suites to run, got %d passed", res.TestsPassed)
-	}
-	for _, want := range []string{" PASS ", "Test Suites: 2 passed, 2 total", "Charts:      1 passed"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
+	if _, err := EncoderFor("yaml"); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("unknown format: got %v, want ErrInvalidOptions", err)
 	}
 }
 
-func TestFailingCasesAllFail(t *testing.T) {
-	res, out := runBasic(t, "testdata/basic", false, "fail/*_test.yaml")
-	if res.Passed {
-		t.Fatalf("want the run to fail:\n%s", out)
+func TestMissingChartIsAFindingNotAnError(t *testing.T) {
+	rep := run(t, Options{Charts: []string{"testdata/nope", probeChart}, KubeVersions: []string{"1.34.4"}})
+	if len(rep.Runs) != 2 || rep.Runs[0].Error == nil || !strings.Contains(rep.Runs[0].Error.Error(), "testdata/nope") {
+		t.Fatalf("want the missing chart reported by name, got %+v", rep.Runs[0])
 	}
-	total := 0
-	for _, s := range res.Suites {
-		if s.Error != nil {
-			t.Fatalf("suite %s did not load: %v", s.File, s.Error)
-		}
-		for _, c := range s.Tests {
-			total++
-			if c.Passed {
-				t.Errorf("case %q passed, want it to fail", c.Name)
-			}
-		}
+	if !rep.Runs[1].Passed() {
+		t.Error("the good chart after a missing one must still run and pass")
 	}
-	if res.TestsPassed != 0 || res.TestsFailed != total || total < 30 {
-		t.Fatalf("want %d failures and no pass, got %d/%d", total, res.TestsFailed, res.TestsPassed)
+	if c := rep.Count(); c.Charts.Errored != 1 || c.Charts.Passed != 1 {
+		t.Errorf("counts: %+v", c.Charts)
 	}
 }
 
-func TestFailureDetails(t *testing.T) {
-	tests := []struct {
-		caseName string
-		want     []string
-	}{
-		{"equal wrong value", []string{"- asserts[0] `equal` fail", "Template:\tbasic/templates/deployment.yaml", "DocumentIndex:\t0", "Path:\tspec.replicas", "Expected to equal:", "\t3", "Actual:", "\t2"}},
-		{"equal unknown path", []string{"unknown path spec.nope"}},
-		{"not equal via not", []string{"asserts[0] `not` `equal` fail", "Expected NOT to equal:"}},
-		{"contains wrong count", []string{"expect count 2"}},
-		{"hasDocuments wrong count", []string{"Expected documents count to be:", "\t2", "\t1"}},
-		{"failedTemplate when nothing fails", []string{"No failed document"}},
-		{"failedTemplate wrong message", []string{"another message", "helper refused"}},
-		{"render failure breaks a normal assertion", []string{"render failed"}},
-		{"documentIndex out of range", []string{"document index 3 is out of range"}},
-		{"template not selected", []string{`template "basic/templates/nope.yaml" not exists or not selected in test suite`}},
-		{"one good one bad assertion", []string{"asserts[1] `equal` fail"}},
-	}
-	res, out := runBasic(t, "testdata/basic", false, "fail/wrong_test.yaml")
-	byName := map[string]TestResult{}
-	for _, c := range res.Suites[0].Tests {
-		byName[c.Name] = c
-	}
-	for _, tc := range tests {
-		t.Run(tc.caseName, func(t *testing.T) {
-			c, ok := byName[tc.caseName]
-			if !ok {
-				t.Fatalf("no case %q", tc.caseName)
-			}
-			var text strings.Builder
-			for _, a := range c.Asserts {
-				if !a.Passed {
-					text.WriteString("- asserts[" + itoa(a.Index) + "]" + notLabel(a.Not) + " `" + a.Type + "` fail\n")
-					text.WriteString(strings.Join(a.Info, "\n") + "\n")
-				}
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(text.String(), w) {
-					t.Errorf("details lack %q:\n%s", w, text.String())
-				}
-			}
-		})
-	}
-	if !strings.Contains(out, " FAIL  every case here must fail") {
-		t.Errorf("output lacks the FAIL line:\n%s", out)
-	}
-}
-
-func itoa(i int) string { return strconv.Itoa(i) }
-
-func TestSnapshotLifecycle(t *testing.T) {
-	dir := copyDir(t, "testdata/basic")
-	glob := "tests/deployment_test.yaml"
-	res, out := runBasic(t, dir, false, glob)
-	if !res.Passed || res.SnapshotsCreated != 1 {
-		t.Fatalf("first run should create 1 snapshot and pass (created %d):\n%s", res.SnapshotsCreated, out)
-	}
-	snap := filepath.Join(dir, "tests", "__snapshot__", "deployment_test.yaml.snap")
-	data, err := os.ReadFile(snap)
+func TestFailfastStartsNoFurtherSuite(t *testing.T) {
+	rep, err := Run(context.Background(), Options{Charts: []string{probeChart}, Failfast: true, Parallelism: 1,
+		TestFiles: []string{"failing/*_test.yaml", "tests/*_test.yaml"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(string(data), "renders the defaults:\n  1: |\n    image: nginx:1.25.3\n") {
-		t.Fatalf("snapshot not in helm-unittest format:\n%s", data)
-	}
-	if res, out = runBasic(t, dir, false, glob); !res.Passed || res.SnapshotsPassed != 1 {
-		t.Fatalf("second run should match the snapshot:\n%s", out)
-	}
-	// Change the chart's default memory limit: the snapshot must now fail.
-	values := filepath.Join(dir, "values.yaml")
-	v, _ := os.ReadFile(values)
-	if err := os.WriteFile(values, []byte(strings.Replace(string(v), "memory: 256Mi", "memory: 300Mi", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res, out = runBasic(t, dir, false, glob)
-	if res.Passed || res.SnapshotsFailed != 1 || !strings.Contains(out, "+    memory: 300Mi") || !strings.Contains(out, "-    memory: 256Mi") {
-		t.Fatalf("changed chart should fail the snapshot with a diff:\n%s", out)
-	}
-	if res, out = runBasic(t, dir, true, glob); !res.Passed {
-		t.Fatalf("update mode should pass:\n%s", out)
-	}
-	data, _ = os.ReadFile(snap)
-	if !strings.Contains(string(data), "memory: 300Mi") {
-		t.Fatalf("update mode should rewrite the snapshot:\n%s", data)
+	if n := len(rep.Runs[0].Suites); n != 1 {
+		t.Errorf("failfast ran %d suites, want 1 (the failing one)", n)
 	}
 }
 
-func TestJUnit(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "out", "junit.xml")
-	_, err := Run(context.Background(), Options{ChartDir: "testdata/basic", TestGlobs: []string{"fail/raw_test.yaml"}, JUnitPath: path})
-	if err != nil {
-		t.Fatal(err)
+func TestDeadWorkerFailsItsSuites(t *testing.T) {
+	rep := run(t, Options{Charts: []string{probeChart}, Worker: func(ctx context.Context) *exec.Cmd {
+		return exec.CommandContext(ctx, "sh", "-c", "echo worker broke >&2; exit 3")
+	}})
+	if !rep.Failed() {
+		t.Fatal("suites whose worker died must fail")
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{`<testsuites tests="3" failures="3" errors="0"`, `<testcase name="equalRaw wrong" classname="raw assertions that must fail"`, "<failure message=\"assertion failed\""} {
-		if !strings.Contains(string(data), want) {
-			t.Errorf("JUnit lacks %q:\n%s", want, data)
+	for _, s := range rep.Runs[0].Suites {
+		if s.ExecError == nil || !strings.Contains(s.ExecError.Error(), "worker broke") {
+			t.Errorf("suite %s: want the worker's stderr in the error, got %v", s.DisplayName, s.ExecError)
 		}
 	}
 }
 
-func TestRunErrors(t *testing.T) {
-	tests := []struct {
-		name string
-		opts Options
-		want string
-	}{
-		{"no chart", Options{ChartDir: "testdata/none"}, "load chart"},
-		{"no suites", Options{ChartDir: "testdata/basic", TestGlobs: []string{"nothing/*.yaml"}}, "no test suite found"},
+// TestParallelRunsAgree runs the reference chart ten times at once, each on
+// its own worker processes; every run must give the same verdicts.
+func TestParallelRunsAgree(t *testing.T) {
+	const runs = 10
+	var wg sync.WaitGroup
+	got := make([]map[string]Status, runs)
+	for i := range runs {
+		wg.Go(func() { got[i] = verdicts(run(t, Options{Charts: []string{referenceChart}})) })
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Run(context.Background(), tc.opts)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("want error with %q, got %v", tc.want, err)
+	wg.Wait()
+	if len(got[0]) < minChartCases {
+		t.Fatalf("only %d cases", len(got[0]))
+	}
+	for i := 1; i < runs; i++ {
+		for k, v := range got[0] {
+			if got[i][k] != v {
+				t.Errorf("run %d: %s = %q, run 0 gave %q", i, k, got[i][k], v)
 			}
-		})
+		}
+		if len(got[i]) != len(got[0]) {
+			t.Errorf("run %d: %d cases, run 0 had %d", i, len(got[i]), len(got[0]))
+		}
 	}
 }
 
-func TestSetPath(t *testing.T) {
-	tests := []struct {
-		path string
-		want string
-	}{
-		{"a.b", "a:\n  b: 1\n"},
-		{"a[1]", "a:\n  - null\n  - 1\n"},
-		{"a.[x.y].c", "a:\n  x.y:\n    c: 1\n"},
-		{`a["x.y"]`, "a:\n  x.y: 1\n"},
+// TestRaceParallelRunner exercises the parent's scheduler and the in-process
+// path under `go test -race` (make test runs it so).
+func TestRaceParallelRunner(t *testing.T) {
+	opts := Options{Charts: []string{probeChart, probeChart}, KubeVersions: []string{"1.28.15", "1.34.4"},
+		TestFiles: []string{"tests/*_test.yaml", "failing/*_test.yaml"}}
+	onWorkers := verdicts(run(t, opts))
+	opts.Parallelism = 1
+	here, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range tests {
-		got, err := buildSetPath(tc.path, 1)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.path, err)
-		}
-		if toYAML(got) != tc.want {
-			t.Errorf("%s: got\n%swant\n%s", tc.path, toYAML(got), tc.want)
-		}
+	if len(onWorkers) == 0 || len(onWorkers) != len(verdicts(here)) {
+		t.Fatalf("worker run %d cases, in-process run %d", len(onWorkers), len(verdicts(here)))
 	}
-	if _, err := buildSetPath("a[1", 1); err == nil {
-		t.Error("want an error for an unclosed bracket")
+	for k, v := range verdicts(here) {
+		if onWorkers[k] != v {
+			t.Errorf("%s: in-process %q, on workers %q", k, v, onWorkers[k])
+		}
 	}
 }
