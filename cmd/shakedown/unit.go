@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -83,6 +84,7 @@ failed, 2 the command was used wrong.`,
 
 // runUnit runs the suites, writes the reports and turns failures into exit code 1.
 func runUnit(cmd *cobra.Command, charts []string, f unitFlags) error {
+	lessGC()
 	encode, err := unit.EncoderFor(f.format)
 	if err != nil {
 		return err
@@ -165,5 +167,13 @@ func newUnitWorkerCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return unit.ServeWorker(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout())
 		},
+	}
+}
+
+// lessGC gives this process the collector setting of unit's worker
+// processes (unit.WorkerGCPercent) unless the user set GOGC.
+func lessGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(unit.WorkerGCPercent)
 	}
 }

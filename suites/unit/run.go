@@ -43,11 +43,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 			}
 		}
 	}
-	if opts.Worker != nil && p.Parallelism > 1 && len(jobs) > 1 {
-		err = p.runOnWorkers(ctx, jobs)
-	} else {
-		err = p.runHere(ctx, charts, jobs)
-	}
+	err = p.runJobs(ctx, charts, jobs)
 	for _, r := range rep.Runs {
 		for _, j := range r.jobs {
 			r.Suites = append(r.Suites, j.results...)
@@ -119,23 +115,14 @@ func (p plan) groups(charts *chartCache, path string, v kubeVersion) (string, []
 	return ch.Name(), groups, d.unusable, nil
 }
 
-// runHere runs the jobs one at a time in this process. With Failfast, no job
-// starts after one has failed.
-func (p plan) runHere(ctx context.Context, charts *chartCache, jobs []*job) error {
-	for _, j := range jobs {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("unit run stopped: %w", err)
-		}
-		ch, err := charts.load(j.run.Path)
-		if err != nil {
-			return err // loaded once already during discovery; cannot differ
-		}
-		j.finish(p.runGroup(j.suites, ch))
-		if p.Failfast && !j.passed() {
-			return nil
-		}
+// runHere runs one job in this process.
+func (p plan) runHere(charts *chartCache, j *job) {
+	ch, err := charts.load(j.run.Path)
+	if err != nil {
+		j.fail(err) // loaded once already during discovery; cannot differ
+		return
 	}
-	return nil
+	j.finish(p.runGroup(j.suites, ch))
 }
 
 // runGroup runs the suites of one group in order; with Failfast it stops
@@ -180,6 +167,15 @@ func (p plan) snapshotCache(suiteFile string) (*snapshot.Cache, error) {
 		return nil, fmt.Errorf("read snapshot %s: %w", c.Filepath, err)
 	}
 	return c, nil
+}
+
+// size is how many cases a job holds, to start the largest first.
+func (j *job) size() int {
+	n := 0
+	for _, s := range j.suites {
+		n += len(s.Tests)
+	}
+	return n
 }
 
 // finish stores the results of a job.

@@ -169,10 +169,18 @@ func TestDeadWorkerFailsItsSuites(t *testing.T) {
 	if !rep.Failed() {
 		t.Fatal("suites whose worker died must fail")
 	}
+	// This process runs suites too; those the broken worker took must say why they failed.
+	broken := 0
 	for _, s := range rep.Runs[0].Suites {
-		if s.ExecError == nil || !strings.Contains(s.ExecError.Error(), "worker broke") {
-			t.Errorf("suite %s: want the worker's stderr in the error, got %v", s.DisplayName, s.ExecError)
+		if s.ExecError != nil {
+			if !strings.Contains(s.ExecError.Error(), "worker broke") {
+				t.Errorf("suite %s: want the worker's stderr in the error, got %v", s.DisplayName, s.ExecError)
+			}
+			broken++
 		}
+	}
+	if broken == 0 || len(rep.Runs[0].Suites) != 2 {
+		t.Errorf("want 2 suites, some failed by the broken worker; got %d suites, %d broken", len(rep.Runs[0].Suites), broken)
 	}
 }
 
