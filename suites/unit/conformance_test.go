@@ -316,7 +316,7 @@ func parseJUnit(t *testing.T, data []byte) map[string]string {
 	return out
 }
 
-var summaryLine = regexp.MustCompile(`(?m)^(Charts|Test Suites|Tests|Snapshot):.*$`)
+var summaryLine = regexp.MustCompile(`(?m)^(Charts|Test Suites|Tests|Snapshot|Snapshot Summary):.*$`)
 
 // summary keeps the count lines of helm-unittest's layout.
 func summary(text string) string {

@@ -66,8 +66,8 @@ func EncodeText(w io.Writer, r Report) error {
 	}
 	c := r.Count()
 	if c.Snapshots.Failed > 0 {
-		p.Println(fmt.Sprintf("\nSnapshot Summary: %s%s", p.Danger("%d snapshot failed", c.Snapshots.Failed),
-			p.Faint("%s", " Check changes and use `-u` to update snapshot.")), 0)
+		p.Println(fmt.Sprintf("\nSnapshot Summary: %s in %d test suite.%s", p.Danger("%d snapshot failed", c.Snapshots.Failed),
+			c.SnapshotFailedSuites, p.Faint("%s", " Check changes and use `-u` to update snapshot.")), 0)
 	}
 	p.Println(fmt.Sprintf(`
 Charts:      %s

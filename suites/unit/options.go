@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
@@ -83,6 +84,11 @@ func (o Options) resolve() (plan, error) {
 	p := plan{Options: o}
 	if len(o.Charts) == 0 {
 		return p, fmt.Errorf("%w: no chart given; pass a chart directory (the one holding Chart.yaml) or a packaged .tgz", ErrInvalidOptions)
+	}
+	for _, c := range o.Charts {
+		if _, err := os.Stat(c); err != nil {
+			return p, fmt.Errorf("%w: chart %s: %v; pass a chart directory (the one holding Chart.yaml) or a packaged .tgz", ErrInvalidOptions, c, err)
+		}
 	}
 	if len(p.TestFiles) == 0 {
 		p.TestFiles = []string{DefaultTestFile}

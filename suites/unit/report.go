@@ -92,6 +92,8 @@ type Counts struct {
 	// (written only with -u), Vanished are stored ones no case compared.
 	Snapshots         Tally
 	Created, Vanished int
+	// SnapshotFailedSuites counts the failed suites with a failed snapshot.
+	SnapshotFailedSuites int
 }
 
 // Count tallies the report.
@@ -117,6 +119,9 @@ func (r Report) Count() Counts {
 				c.Suites.Failed++
 				if s.ExecError != nil {
 					c.Suites.Errored++
+				}
+				if s.SnapshotCounting.Failed > 0 {
+					c.SnapshotFailedSuites++
 				}
 			}
 			c.Snapshots.Failed += int(s.SnapshotCounting.Failed)

@@ -15,8 +15,8 @@ import (
 )
 
 // Run runs the suites of every chart in opts.Charts, once per Kubernetes
-// version: on opts.Parallelism worker processes when opts.Worker is set, else
-// one suite at a time in this process. Findings (failed, errored and skipped
+// version: one suite at a time in this process and, when opts.Worker is set,
+// on opts.Parallelism-1 worker processes beside it. Findings (failed, errored and skipped
 // cases, charts that could not be tested) are in the Report; the error only
 // means the run could not happen (invalid options, wrapping
 // ErrInvalidOptions) or was cut short by ctx, in which case the Report holds

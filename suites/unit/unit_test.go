@@ -101,6 +101,11 @@ func TestSnapshotsAreWrittenOnlyWithUpdate(t *testing.T) {
 	if got := verdicts(rep)["1.34.4 configmap/matches its snapshot"]; got != StatusFail {
 		t.Errorf("changed render: snapshot case %q, want fail", got)
 	}
+	var text bytes.Buffer
+	EncodeText(&text, rep)
+	if want := "Snapshot Summary: 1 snapshot failed in 1 test suite. Check changes"; !strings.Contains(text.String(), want) {
+		t.Errorf("text report lacks helm-unittest's %q:\n%s", want, text.String())
+	}
 	// A case that errors must not prune its stored snapshot.
 	rep = run(t, Options{Charts: []string{chart}, KubeVersions: []string{"1.34.4"}, ValuesFiles: []string{filepath.Join(t.TempDir(), "missing.yaml")}})
 	if !rep.Failed() {
@@ -138,9 +143,10 @@ func TestInvalidOptions(t *testing.T) {
 	}
 }
 
-func TestMissingChartIsAFindingNotAnError(t *testing.T) {
-	rep := run(t, Options{Charts: []string{"testdata/nope", probeChart}, KubeVersions: []string{"1.34.4"}})
-	if len(rep.Runs) != 2 || rep.Runs[0].Error == nil || !strings.Contains(rep.Runs[0].Error.Error(), "testdata/nope") {
+func TestBrokenChartIsAFindingNotAnError(t *testing.T) {
+	broken := t.TempDir() // no Chart.yaml
+	rep := run(t, Options{Charts: []string{broken, probeChart}, KubeVersions: []string{"1.34.4"}})
+	if len(rep.Runs) != 2 || rep.Runs[0].Error == nil || !strings.Contains(rep.Runs[0].Error.Error(), broken) {
 		t.Fatalf("want the missing chart reported by name, got %+v", rep.Runs[0])
 	}
 	if !rep.Runs[1].Passed() {

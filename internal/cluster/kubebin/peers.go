@@ -25,57 +25,48 @@ const (
 // replace directive), so the module is downloaded, copied and built in place.
 func (c *Cache) HelmUnittest(ctx context.Context, version string) (string, error) {
 	v := trimV(version)
-	what := "helm-unittest " + v
-	dir, err := c.entry(ctx, "helm-unittest", v, what, []string{"helm-unittest"}, func(ctx context.Context, out string, log io.Writer) error {
-		c.step("building " + what)
-		work, err := os.MkdirTemp("", "shakedown-helmunittest-")
-		if err != nil {
-			c.fail()
-			return fmt.Errorf("create build directory: %w", err)
-		}
-		defer os.RemoveAll(work)
+	return c.goTool(ctx, "helm-unittest", v, "helm-unittest", func(ctx context.Context, work, out string, log io.Writer) error {
 		m, err := c.download(ctx, work, HelmUnittestModule, "v"+v, log)
 		if err != nil {
-			c.fail()
 			return err
 		}
 		src := filepath.Join(work, "src")
 		if err := os.CopyFS(src, os.DirFS(m.Dir)); err != nil {
-			c.fail()
 			return fmt.Errorf("copy %s: %w", m.Dir, err)
 		}
 		ldflags := "-s -w -X " + HelmUnittestModule + "/internal/build.version=v" + v
-		err = c.goCmd(ctx, src, "-trimpath -buildvcs=false -mod=mod", nil, log,
+		return c.goCmd(ctx, src, "-trimpath -buildvcs=false -mod=mod", nil, log,
 			"build", "-p", strconv.Itoa(c.opts.Parallel), "-ldflags", ldflags, "-o", filepath.Join(out, "helm-unittest"), "./cmd/helm-unittest")
-		if err != nil {
-			c.fail()
-			return err
-		}
-		c.done()
-		return nil
 	})
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, "helm-unittest"), nil
 }
 
-// Yq returns the path of mikefarah's yq at version, building it with `go install`
-// when missing.
+// Yq returns the path of mikefarah's yq at version, building it when missing.
 func (c *Cache) Yq(ctx context.Context, version string) (string, error) {
-	v := trimV(version)
-	what := "yq " + v
-	dir, err := c.entry(ctx, "yq", v, what, []string{"yq"}, func(ctx context.Context, out string, log io.Writer) error {
+	return c.goInstall(ctx, "yq", trimV(version), YqModule)
+}
+
+// goInstall caches the binary of `go install module@vVERSION` (which builds with the
+// exact dependencies the module's go.mod pins) as kind/version/kind.
+func (c *Cache) goInstall(ctx context.Context, kind, version, module string) (string, error) {
+	return c.goTool(ctx, kind, version, kind, func(ctx context.Context, work, out string, log io.Writer) error {
+		return c.goCmd(ctx, work, "-trimpath -buildvcs=false", []string{"GOBIN=" + out}, log,
+			"install", "-p", strconv.Itoa(c.opts.Parallel), "-ldflags", "-s -w", module+"@v"+version)
+	})
+}
+
+// goTool returns the path of binary in cache entry kind/version, running build in a
+// fresh work directory to fill the entry's out directory when missing.
+func (c *Cache) goTool(ctx context.Context, kind, version, binary string, build func(ctx context.Context, work, out string, log io.Writer) error) (string, error) {
+	what := kind + " " + version
+	dir, err := c.entry(ctx, kind, version, what, []string{binary}, func(ctx context.Context, out string, log io.Writer) error {
 		c.step("building " + what)
-		work, err := os.MkdirTemp("", "shakedown-yqbuild-")
+		work, err := os.MkdirTemp("", "shakedown-"+kind+"build-")
 		if err != nil {
 			c.fail()
 			return fmt.Errorf("create build directory: %w", err)
 		}
 		defer os.RemoveAll(work)
-		err = c.goCmd(ctx, work, "-trimpath -buildvcs=false", []string{"GOBIN=" + out}, log,
-			"install", "-p", strconv.Itoa(c.opts.Parallel), "-ldflags", "-s -w", YqModule+"@v"+v)
-		if err != nil {
+		if err := build(ctx, work, out, log); err != nil {
 			c.fail()
 			return err
 		}
@@ -85,7 +76,7 @@ func (c *Cache) Yq(ctx context.Context, version string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, "yq"), nil
+	return filepath.Join(dir, binary), nil
 }
 
 // trimV drops a leading "v" from a version.
