@@ -69,7 +69,9 @@ func TestUnitCommandWritesHelmUnittestReports(t *testing.T) {
 	}
 	var rep struct {
 		Failed bool
-		Counts struct{ Tests struct{ Passed, Failed, Skipped int } }
+		Counts struct {
+			Tests struct{ Passed, Failed, Skipped int }
+		}
 	}
 	if err := json.NewDecoder(strings.NewReader(out)).Decode(&rep); err != nil {
 		t.Fatalf("--format json: %v\n%s", err, out)
