@@ -50,9 +50,14 @@ Kubernetes version (as .Capabilities.KubeVersion where a suite does not set one)
 snapshot files are only read unless -u is given (helm-unittest also writes new and pruned
 snapshots without -u).
 
-The flags helm-unittest users type work the same: -f (globs, ** for any depth), -v, -u, -s,
---strict, --chart-tests-path, -q, -t/-o. Exit codes: 0 all passed, 1 a case, suite or chart
-failed, 2 the command was used wrong.`,
+These helm-unittest flags work the same: -f (globs, ** for any depth), -v, -u, -s, --strict,
+--chart-tests-path, -q, -t/-o, --skip-schema-validation (not --color and -d). --kubernetes
+renders MAJOR.MINOR.0 of each version (suites set only major and minor). Each suite starts
+from Helm's default Kubernetes version, where helm-unittest lets a case's version leak into
+the suites after it.
+
+Exit codes: 0 all passed, 1 a case, suite or chart failed, 2 the command was used wrong,
+130 interrupted (the report is partial).`,
 		Example: `  shakedown unit
   shakedown unit charts/reference-stack --kubernetes 1.28.15,1.34.4
   shakedown unit ./my-chart -f 'tests/**/*_test.yaml' -t JUnit -o out/unit.xml
@@ -143,11 +148,13 @@ func runUnit(cmd *cobra.Command, charts []string, f unitFlags) error {
 // unitWorker starts this binary's hidden `unit-worker` command, the worker
 // process of a parallel unit run; its log lines go to stderr.
 func unitWorker(stderr io.Writer) func(ctx context.Context) *exec.Cmd {
-	return func(ctx context.Context) *exec.Cmd {
-		exe, err := os.Executable()
-		if err != nil {
+	exe := "/proc/self/exe" // this very binary, even if rebuilt or removed during the run
+	if _, err := os.Stat(exe); err != nil {
+		if exe, err = os.Executable(); err != nil {
 			exe = os.Args[0]
 		}
+	}
+	return func(ctx context.Context) *exec.Cmd {
 		cmd := exec.CommandContext(ctx, exe, unitWorkerCmd)
 		cmd.Stderr = stderr
 		return cmd

@@ -89,6 +89,9 @@ var extraInvocations = []invocation{
 
 // knownDifferences lists cases where shakedown's verdict deliberately differs
 // from helm-unittest's, keyed "invocation :: suite/case", with the reason.
+// None today on helm-unittest's own charts; the one deliberate difference
+// (no Kubernetes version leaking from one suite into the next) is pinned by
+// TestNoVersionLeaksBetweenSuites.
 var knownDifferences = map[string]string{}
 
 // TestConformanceWithHelmUnittestCLI runs every chart of helm-unittest's own
@@ -129,7 +132,9 @@ func TestConformanceWithHelmUnittestCLI(t *testing.T) {
 	for _, in := range invs {
 		want, wantSummary := runHelmUnittest(t, cli, theirs, in)
 		t.Chdir(ours)
-		rep, err := Run(ctx, in.options())
+		opts := in.options()
+		opts.Parallelism = 2
+		rep, err := Run(ctx, opts)
 		if err != nil {
 			t.Fatalf("%s: %v", in, err)
 		}
@@ -140,15 +145,17 @@ func TestConformanceWithHelmUnittestCLI(t *testing.T) {
 		}
 		gotSummary := summary(text.String())
 		cases += len(want)
+		known := false
 		for _, d := range diffVerdicts(want, got) {
 			if reason, ok := knownDifferences[in.String()+" :: "+d.key]; ok {
 				t.Logf("%s :: %s: known difference (%s)", in, d.key, reason)
+				known = true
 				continue
 			}
 			differ++
 			t.Errorf("%s :: %s: helm-unittest %s, shakedown %s", in, d.key, d.want, d.got)
 		}
-		if len(knownDifferences) == 0 && wantSummary != gotSummary {
+		if !known && wantSummary != gotSummary {
 			t.Errorf("%s: summary differs\nhelm-unittest:\n%s\nshakedown:\n%s", in, wantSummary, gotSummary)
 		}
 	}

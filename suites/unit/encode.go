@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/helm-unittest/helm-unittest/pkg/unittest/formatter"
@@ -79,6 +80,9 @@ Time:        %s
 	if n := c.Created; n > 0 {
 		p.Println(p.Warning("%d new snapshots compared as passing but were not written; run with -u to write them.", n), 0)
 	}
+	for _, n := range r.Notes {
+		p.Println(p.Warning("note: %s", n), 0)
+	}
 	return tw.err
 }
 
@@ -116,6 +120,7 @@ func (e *errWriter) Write(b []byte) (int, error) {
 type jsonReport struct {
 	Failed     bool      `json:"failed"`
 	Counts     Counts    `json:"counts"`
+	Notes      []string  `json:"notes,omitempty"`
 	DurationMS int64     `json:"durationMs"`
 	Runs       []jsonRun `json:"runs"`
 }
@@ -149,7 +154,7 @@ type jsonCase struct {
 // EncodeJSON writes the report as indented JSON: counts, then every case's
 // verdict per suite, chart and Kubernetes version.
 func EncodeJSON(w io.Writer, r Report) error {
-	out := jsonReport{Failed: r.Failed(), Counts: r.Count(), DurationMS: r.Duration.Milliseconds(), Runs: []jsonRun{}}
+	out := jsonReport{Failed: r.Failed(), Counts: r.Count(), Notes: r.Notes, DurationMS: r.Duration.Milliseconds(), Runs: []jsonRun{}}
 	for _, run := range r.Runs {
 		jr := jsonRun{Chart: run.Chart, Path: run.Path, KubeVersion: run.KubeVersion, Status: StatusPass, Error: errText(run.Error), Suites: []jsonSuite{}}
 		if !run.Passed() {
@@ -209,15 +214,18 @@ func xmlEncoder(f formatter.Formatter) Encoder {
 		var suites []*results.TestSuiteResult
 		for _, run := range r.Runs {
 			for _, s := range run.Suites {
+				// The formatters cannot take the empty places Failfast
+				// leaves for cases that did not run.
+				named := *s
+				named.TestsResult = slices.DeleteFunc(slices.Clone(s.TestsResult), func(c *results.TestJobResult) bool { return c == nil })
 				if run.KubeVersion != "" {
-					named := *s
 					named.DisplayName = fmt.Sprintf("%s [Kubernetes %s]", s.DisplayName, run.KubeVersion)
-					s = &named
 				}
-				suites = append(suites, s)
+				suites = append(suites, &named)
 			}
 		}
-		if err := f.WriteTestOutput(suites, false, w); err != nil {
+		// No XML declaration, as helm-unittest writes them.
+		if err := f.WriteTestOutput(suites, true, w); err != nil {
 			return fmt.Errorf("write unit report as XML: %w", err)
 		}
 		return nil

@@ -37,6 +37,9 @@ func run(t testing.TB, opts Options) Report {
 	if opts.Worker == nil {
 		opts.Worker = testWorker
 	}
+	if opts.Parallelism == 0 {
+		opts.Parallelism = 2 // workers even on a one-CPU machine
+	}
 	rep, err := Run(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("unit.Run: %v", err)

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -52,10 +54,12 @@ type Options struct {
 	SkipSchemaValidation bool
 	// KubeVersions runs every suite once per Kubernetes version, e.g.
 	// "1.34.4", as .Capabilities.KubeVersion wherever a suite or a case does
-	// not set its own. Empty: one run with helm-unittest's default.
+	// not set its own. The engine renders MAJOR.MINOR.0 (a case can only set
+	// major and minor), so versions that differ only in the patch are one
+	// run. Empty: one run with helm-unittest's default.
 	KubeVersions []string
-	// Parallelism is how many worker processes run suites at once when
-	// Worker is set. Zero: GOMAXPROCS.
+	// Parallelism is how many suites run at once: one in this process and
+	// the rest on worker processes, when Worker is set. Zero: GOMAXPROCS.
 	Parallelism int
 	// Worker starts one worker process: a command that runs [ServeWorker] on
 	// its standard input and output (the shakedown binary's hidden
@@ -85,9 +89,22 @@ func (o Options) resolve() (plan, error) {
 	if len(o.Charts) == 0 {
 		return p, fmt.Errorf("%w: no chart given; pass a chart directory (the one holding Chart.yaml) or a packaged .tgz", ErrInvalidOptions)
 	}
+	// A chart or version given twice would run its suites twice: the worker
+	// processes find a job's suites by chart and version, and -u would
+	// write the same snapshot files from two processes.
+	p.Charts = nil
+	seen := map[string]bool{}
 	for _, c := range o.Charts {
 		if _, err := os.Stat(c); err != nil {
 			return p, fmt.Errorf("%w: chart %s: %v; pass a chart directory (the one holding Chart.yaml) or a packaged .tgz", ErrInvalidOptions, c, err)
+		}
+		abs, err := filepath.Abs(c)
+		if err != nil {
+			return p, fmt.Errorf("%w: chart %s: %v", ErrInvalidOptions, c, err)
+		}
+		if !seen[abs] {
+			seen[abs] = true
+			p.Charts = append(p.Charts, c)
 		}
 	}
 	if len(p.TestFiles) == 0 {
@@ -102,11 +119,10 @@ func (o Options) resolve() (plan, error) {
 		if err != nil {
 			return p, fmt.Errorf("%w: Kubernetes version %q: %v; write it as MAJOR.MINOR[.PATCH], e.g. 1.34.4", ErrInvalidOptions, raw, err)
 		}
-		p.versions = append(p.versions, kubeVersion{
-			text:  text,
-			major: strconv.FormatUint(v.Major(), 10),
-			minor: strconv.FormatUint(v.Minor(), 10),
-		})
+		kv := kubeVersion{text: text, major: strconv.FormatUint(v.Major(), 10), minor: strconv.FormatUint(v.Minor(), 10)}
+		if !slices.ContainsFunc(p.versions, func(o kubeVersion) bool { return o.major == kv.major && o.minor == kv.minor }) {
+			p.versions = append(p.versions, kv)
+		}
 	}
 	if o.UpdateSnapshots && len(p.versions) > 1 {
 		return p, fmt.Errorf("%w: -u with %d Kubernetes versions would write each suite's snapshots once per version; update with one version, then compare across all", ErrInvalidOptions, len(p.versions))

@@ -10,6 +10,9 @@ import (
 type Report struct {
 	Runs     []*ChartRun
 	Duration time.Duration
+	// Notes are things the run worked around, e.g. a worker process that
+	// could not start.
+	Notes []string
 }
 
 // ChartRun is one chart run at one Kubernetes version. Suites hold the
@@ -79,7 +82,10 @@ func (r *ChartRun) Passed() bool {
 
 // Tally counts verdicts of one kind of thing.
 type Tally struct {
-	Passed, Failed, Errored, Skipped int
+	Passed  int `json:"passed"`
+	Failed  int `json:"failed"`
+	Errored int `json:"errored"`
+	Skipped int `json:"skipped"`
 }
 
 // Total is every counted thing.
@@ -87,13 +93,16 @@ func (t Tally) Total() int { return t.Passed + t.Failed + t.Skipped }
 
 // Counts are the tallies of a report, as helm-unittest's summary gives them.
 type Counts struct {
-	Charts, Suites, Tests Tally
+	Charts Tally `json:"charts"`
+	Suites Tally `json:"suites"`
+	Tests  Tally `json:"tests"`
 	// Snapshots: Passed and Failed comparisons; Created are new snapshots
 	// (written only with -u), Vanished are stored ones no case compared.
-	Snapshots         Tally
-	Created, Vanished int
+	Snapshots Tally `json:"snapshots"`
+	Created   int   `json:"snapshotsCreated"`
+	Vanished  int   `json:"snapshotsVanished"`
 	// SnapshotFailedSuites counts the failed suites with a failed snapshot.
-	SnapshotFailedSuites int
+	SnapshotFailedSuites int `json:"snapshotFailedSuites"`
 }
 
 // Count tallies the report.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,10 +44,17 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 			}
 		}
 	}
-	err = p.runJobs(ctx, charts, jobs)
+	err = p.runJobs(ctx, charts, jobs, &rep.Notes)
 	for _, r := range rep.Runs {
+		missing := 0
 		for _, j := range r.jobs {
 			r.Suites = append(r.Suites, j.results...)
+			if j.results == nil {
+				missing += len(j.suites)
+			}
+		}
+		if missing > 0 && err != nil && r.Error == nil {
+			r.Error = fmt.Errorf("interrupted: %d suites did not run or finish", missing)
 		}
 	}
 	rep.Duration = time.Since(start)
@@ -141,12 +149,23 @@ func (p plan) runGroup(suites []*unittest.TestSuite, ch *v3chart.Chart) []*resul
 
 // runSuite runs one suite with the engine against its snapshot file. The file
 // is written only with UpdateSnapshots.
-func (p plan) runSuite(s *unittest.TestSuite, ch *v3chart.Chart) *results.TestSuiteResult {
+func (p plan) runSuite(s *unittest.TestSuite, ch *v3chart.Chart) (res *results.TestSuiteResult) {
 	cache, err := p.snapshotCache(s.SnapshotFileUrl())
 	if err != nil {
-		return &results.TestSuiteResult{DisplayName: s.Name, FilePath: s.SnapshotFileUrl(), ExecError: err}
+		return &results.TestSuiteResult{DisplayName: s.Name, FilePath: suiteFile(s), ExecError: err}
 	}
-	res := s.RunV3(ch, cache, p.Failfast, "", &results.TestSuiteResult{})
+	withEngine(func() {
+		defer func() {
+			if r := recover(); r != nil {
+				res = &results.TestSuiteResult{DisplayName: s.Name, FilePath: suiteFile(s),
+					ExecError: fmt.Errorf("helm-unittest's engine panicked on this suite: %v", r)}
+			}
+		}()
+		res = s.RunV3(ch, cache, p.Failfast, "", &results.TestSuiteResult{})
+	})
+	if res.ExecError != nil && res.TestsResult == nil {
+		return res // panicked: nothing ran, nothing to store
+	}
 	if p.UpdateSnapshots {
 		if _, err := cache.StoreToFileIfNeeded(); err != nil {
 			res.Passed = false
@@ -154,6 +173,15 @@ func (p plan) runSuite(s *unittest.TestSuite, ch *v3chart.Chart) *results.TestSu
 		}
 	}
 	return res
+}
+
+// suiteFile is the file a suite was read from (its snapshot file name without
+// the snapshot id that rendered suites append).
+func suiteFile(s *unittest.TestSuite) string {
+	if s.SnapshotId != "" {
+		return strings.TrimSuffix(s.SnapshotFileUrl(), "_"+s.SnapshotId)
+	}
+	return s.SnapshotFileUrl()
 }
 
 // snapshotCache opens the snapshot file of a suite: through the engine (which

@@ -7,9 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/shakedown-dev/shakedown/internal/cluster/kubebin"
 )
 
 const probeChart = "testdata/probe"
@@ -215,23 +219,109 @@ func TestParallelRunsAgree(t *testing.T) {
 	}
 }
 
-// TestRaceParallelRunner exercises the parent's scheduler and the in-process
-// path under `go test -race` (make test runs it so).
+// TestRaceParallelRunner exercises the scheduler, the workers and the
+// in-process path, with two Run calls at once, under `go test -race` (make
+// test runs it so).
 func TestRaceParallelRunner(t *testing.T) {
-	opts := Options{Charts: []string{probeChart, probeChart}, KubeVersions: []string{"1.28.15", "1.34.4"},
+	opts := Options{Charts: []string{probeChart, copyChart(t, probeChart)}, KubeVersions: []string{"1.28.15", "1.34.4"},
 		TestFiles: []string{"tests/*_test.yaml", "failing/*_test.yaml"}}
-	onWorkers := verdicts(run(t, opts))
-	opts.Parallelism = 1
-	here, err := Run(context.Background(), opts)
+	var here, onWorkers Report
+	var wg sync.WaitGroup
+	wg.Go(func() { onWorkers = run(t, opts) })
+	wg.Go(func() {
+		o := opts
+		o.Parallelism = 1
+		var err error
+		if here, err = Run(context.Background(), o); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+	for name, rep := range map[string]Report{"in-process": here, "workers": onWorkers} {
+		c := rep.Count()
+		// per chart and version: 1.28.15 fails "renders on Kubernetes 1.34" and both fail "wrong"
+		if len(rep.Runs) != 4 || c.Tests.Failed != 6 || c.Tests.Skipped != 4 || c.Tests.Passed != 22 || c.Suites.Errored != 0 {
+			t.Errorf("%s: %d runs, counts %+v", name, len(rep.Runs), c)
+		}
+	}
+	if !reflect.DeepEqual(verdicts(here), verdicts(onWorkers)) {
+		t.Errorf("in-process and worker runs disagree:\n%v\n%v", verdicts(here), verdicts(onWorkers))
+	}
+}
+
+// TestNoVersionLeaksBetweenSuites: the engine leaves the last case's
+// Kubernetes version in a Helm package variable; helm-unittest's CLI then
+// renders every later suite without its own version with it (b..e fail
+// there after a). Here each suite starts from Helm's default, whatever ran
+// before it in the same process.
+func TestNoVersionLeaksBetweenSuites(t *testing.T) {
+	for _, par := range []int{1, 2} {
+		rep := run(t, Options{Charts: []string{probeChart}, TestFiles: []string{"isolation/*_test.yaml"}, Parallelism: par})
+		if rep.Failed() || rep.Count().Tests.Passed != 6 {
+			var out bytes.Buffer
+			EncodeText(&out, rep)
+			t.Errorf("parallelism %d:\n%s", par, out.String())
+		}
+	}
+}
+
+func TestEngineVersionMatchesGoMod(t *testing.T) {
+	if m := moduleDir(t, kubebin.HelmUnittestModule); m.Version != EngineVersion {
+		t.Fatalf("go.mod has helm-unittest %s, EngineVersion says %s: update EngineVersion", m.Version, EngineVersion)
+	}
+	if got := verdicts(run(t, Options{Charts: []string{probeChart}, TestFiles: []string{"isolation/minimum_version_test.yaml"}})); got["needs the engine's own version/runs on helm-unittest 1.1.2"] != StatusPass {
+		t.Errorf("a suite needing minimumVersion %s must run and pass: %v", EngineVersion, got)
+	}
+}
+
+func TestDuplicateChartsAndVersionsRunOnce(t *testing.T) {
+	rep := run(t, Options{Charts: []string{probeChart, "./" + probeChart}, KubeVersions: []string{"1.34.4", "v1.34.4", "1.34.0"}})
+	if len(rep.Runs) != 1 || rep.Failed() {
+		t.Fatalf("want one passing run, got %d runs, failed %v", len(rep.Runs), rep.Failed())
+	}
+}
+
+func TestWorkerThatCannotStartLeavesItsSuitesToThisProcess(t *testing.T) {
+	rep := run(t, Options{Charts: []string{probeChart}, KubeVersions: []string{"1.34.4"}, Worker: func(ctx context.Context) *exec.Cmd {
+		return exec.CommandContext(ctx, filepath.Join(t.TempDir(), "no-such-worker"))
+	}})
+	if rep.Failed() || rep.Count().Tests.Passed != 6 {
+		t.Errorf("suites must still run and pass: %+v", rep.Count())
+	}
+	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "no-such-worker") {
+		t.Errorf("want one note naming the worker, got %q", rep.Notes)
+	}
+}
+
+func TestFailfastReportEncodesAsXML(t *testing.T) {
+	rep, err := Run(context.Background(), Options{Charts: []string{probeChart}, Failfast: true, Parallelism: 1,
+		TestFiles: []string{"failing/*_test.yaml"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(onWorkers) == 0 || len(onWorkers) != len(verdicts(here)) {
-		t.Fatalf("worker run %d cases, in-process run %d", len(onWorkers), len(verdicts(here)))
+	for _, f := range XMLFormats() {
+		enc, _ := EncoderFor(f)
+		var b bytes.Buffer
+		if err := enc(&b, rep); err != nil || !strings.Contains(b.String(), "expects another greeting") {
+			t.Errorf("%s: %v\n%s", f, err, b.String())
+		}
 	}
-	for k, v := range verdicts(here) {
-		if onWorkers[k] != v {
-			t.Errorf("%s: in-process %q, on workers %q", k, v, onWorkers[k])
+}
+
+func TestInterruptedRunSaysSo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	rep, err := Run(ctx, Options{Charts: []string{referenceChart}, KubeVersions: []string{"1.28.15", "1.30.14", "1.34.4"}, Worker: testWorker, Parallelism: 2})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want the interrupt as the error, got %v", err)
+	}
+	c := rep.Count()
+	if c.Charts.Passed != 0 || c.Charts.Errored == 0 {
+		t.Errorf("an interrupted run must not count unfinished charts as passed: %+v", c.Charts)
+	}
+	for _, r := range rep.Runs {
+		if r.Error != nil && !strings.Contains(r.Error.Error(), "interrupted") {
+			t.Errorf("run %s: %v", r.KubeVersion, r.Error)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package unit
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -164,80 +163,103 @@ func (p plan) version(text string) (kubeVersion, error) {
 // runJobs runs the jobs on p.Parallelism consumers: this process (one suite
 // at a time, the most the engine allows per process) and, when p.Worker is
 // set, p.Parallelism-1 worker processes. Each free consumer takes the next
-// job, largest first when there are several consumers. A worker that dies fails the job it held and is
-// replaced for the next one. With Failfast, no job starts after one has
-// failed.
-func (p plan) runJobs(ctx context.Context, charts *chartCache, jobs []*job) error {
+// job, largest first when there are several consumers. A worker that dies
+// fails the job it held and is replaced for the next one; a worker that
+// cannot start hands its job to this process and takes no more (noted in
+// notes). With Failfast, no job starts after one has failed; once ctx ends,
+// none starts at all and the jobs cut short are left without results.
+func (p plan) runJobs(ctx context.Context, charts *chartCache, jobs []*job, notes *[]string) error {
 	useWorkers := p.Worker != nil && p.Parallelism > 1 && len(jobs) > 1
+	var setup []byte
+	if useWorkers {
+		var err error
+		if setup, err = json.Marshal(workerSetup{Options: p.Options}); err != nil {
+			return fmt.Errorf("unit: encode worker setup: %w", err)
+		}
+		setup = append(setup, '\n') // shared by the workers' goroutines: read-only from here
+	}
 	queue := jobs // one consumer: the order the suites were found, as helm-unittest runs them
 	if useWorkers {
 		queue = slices.Clone(jobs)
 		slices.SortStableFunc(queue, func(a, b *job) int { return b.size() - a.size() })
 	}
 	next := make(chan *job)
-	var failed atomic.Bool
-	var wg sync.WaitGroup
-	wg.Go(func() {
+	var (
+		failed  atomic.Bool
+		notesMu sync.Mutex
+		wg      sync.WaitGroup
+	)
+	take := func() (*job, bool) {
 		for j := range next {
-			if p.Failfast && failed.Load() {
-				continue // handed over just before the failure
+			if !(p.Failfast && failed.Load()) && ctx.Err() == nil {
+				return j, true
 			}
+		}
+		return nil, false
+	}
+	done := func(j *job) {
+		if j.results != nil && !j.passed() {
+			failed.Store(true)
+		}
+	}
+	wg.Go(func() {
+		for j, ok := take(); ok; j, ok = take() {
 			p.runHere(charts, j)
-			if !j.passed() {
-				failed.Store(true)
-			}
+			done(j)
 		}
 	})
-	if useWorkers {
-		setup, err := json.Marshal(workerSetup{Options: p.Options})
-		if err != nil {
-			return fmt.Errorf("unit: encode worker setup: %w", err)
+	for range min(p.Parallelism, len(jobs)) - 1 {
+		if !useWorkers {
+			break
 		}
-		setup = append(setup, '\n') // shared by the workers' goroutines: read-only from here
-		for range min(p.Parallelism, len(jobs)) - 1 {
-			wg.Go(func() {
-				var w *workerProc
-				defer func() { w.stop() }()
-				for j := range next {
-					if p.Failfast && failed.Load() {
-						continue
+		wg.Go(func() {
+			var w *workerProc
+			defer func() { w.stop() }()
+			for j, ok := take(); ok; j, ok = take() {
+				if w == nil {
+					started, err := startWorker(ctx, p.Worker, setup)
+					if err != nil {
+						notesMu.Lock()
+						*notes = append(*notes, fmt.Sprintf("a unit worker could not start, so its suites ran in this process: %v", err))
+						notesMu.Unlock()
+						p.runHere(charts, j)
+						done(j)
+						return
 					}
-					if w == nil {
-						started, err := startWorker(ctx, p.Worker, setup)
-						if err != nil {
-							j.fail(err)
-							failed.Store(true)
-							continue
-						}
-						w = started
-					}
-					if err := w.run(j); err != nil {
-						j.fail(err)
-						w.stop()
-						w = nil
-					}
-					if !j.passed() {
-						failed.Store(true)
-					}
+					w = started
 				}
-			})
-		}
+				if err := w.run(j); err != nil {
+					w = nil // died() has reaped it
+					if ctx.Err() != nil {
+						j.results = nil // cut short by the interrupt, not failed
+						return
+					}
+					j.fail(err)
+				}
+				done(j)
+			}
+		})
 	}
 	var err error
 	for _, j := range queue {
 		if p.Failfast && failed.Load() {
 			break
 		}
+		if ctx.Err() != nil {
+			break
+		}
 		select {
 		case next <- j:
 			continue
 		case <-ctx.Done():
-			err = fmt.Errorf("unit run stopped: %w", ctx.Err())
 		}
 		break
 	}
 	close(next)
 	wg.Wait()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("unit run stopped: %w", ctx.Err())
+	}
 	return err
 }
 
@@ -252,6 +274,9 @@ type workerProc struct {
 // startWorker starts a worker and sends it the setup line.
 func startWorker(ctx context.Context, newCmd func(context.Context) *exec.Cmd, setup []byte) (*workerProc, error) {
 	cmd := newCmd(ctx)
+	if cmd.WaitDelay == 0 {
+		cmd.WaitDelay = 5 * time.Second // a killed worker's pipes close within this
+	}
 	w := &workerProc{cmd: cmd}
 	if cmd.Stderr == nil {
 		w.stderr = &tailBuffer{max: 4096}
@@ -268,9 +293,8 @@ func startWorker(ctx context.Context, newCmd func(context.Context) *exec.Cmd, se
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start unit worker %s: %w", cmd.Path, err)
 	}
-	w.in, w.out = in, json.NewDecoder(bufio.NewReader(out))
+	w.in, w.out = in, json.NewDecoder(out)
 	if _, err := w.in.Write(setup); err != nil {
-		w.stop()
 		return nil, w.died(err)
 	}
 	return w, nil
@@ -334,7 +358,7 @@ func (w *workerProc) stop() {
 func (j *job) fail(err error) {
 	j.results = nil
 	for _, s := range j.suites {
-		j.results = append(j.results, &results.TestSuiteResult{DisplayName: s.Name, FilePath: j.key,
+		j.results = append(j.results, &results.TestSuiteResult{DisplayName: s.Name, FilePath: suiteFile(s),
 			ExecError: fmt.Errorf("suite did not run: %w", err)})
 	}
 }
