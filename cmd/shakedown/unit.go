@@ -139,8 +139,8 @@ func runUnit(cmd *cobra.Command, charts []string, f unitFlags) error {
 	}
 	if report.Failed() {
 		c := report.Count()
-		return &exitError{code: exitCheckFailed, msg: fmt.Sprintf("unit: %d of %d cases failed, %d of %d charts failed",
-			c.Tests.Failed, c.Tests.Total(), c.Charts.Failed, c.Charts.Total())}
+		return &exitError{code: exitCheckFailed, msg: fmt.Sprintf("unit: %d of %d cases failed, %d suites could not run, %d of %d charts failed",
+			c.Tests.Failed, c.Tests.Total(), c.Suites.Errored, c.Charts.Failed, c.Charts.Total())}
 	}
 	return nil
 }

@@ -14,14 +14,23 @@ import (
 // probeChart is the unit layer's own small chart.
 const probeChart = "../../suites/unit/testdata/probe"
 
-// runUnitCmd runs `shakedown unit args...` in this process (one suite at a
-// time: the test binary cannot serve as the unit-worker) and returns stdout
-// and the exit code the error maps to.
+// TestMain lets this test binary serve as `shakedown unit-worker`: `shakedown
+// unit` starts its workers from /proc/self/exe, which here is the test binary.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == unitWorkerCmd {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// runUnitCmd runs `shakedown unit args...` (suites on this process and one
+// worker process) and returns stdout and the exit code the error maps to.
 func runUnitCmd(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	cmd := newRootCmd()
-	cmd.SetArgs(append([]string{"unit", "--parallelism", "1"}, args...))
+	cmd.SetArgs(append([]string{"unit", "--parallelism", "2"}, args...))
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	err := cmd.ExecuteContext(context.Background())
@@ -67,6 +76,7 @@ func TestUnitCommandWritesHelmUnittestReports(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1 (one case fails)\n%s", code, out)
 	}
+	out = out[:strings.LastIndex(out, "}")+1] // the exit message follows the JSON
 	var rep struct {
 		Failed bool
 		Counts struct {

@@ -11,5 +11,13 @@
 // null chart defaults that Helm 3 keeps, which changes hashes of
 // `toYaml .Values` and the snapshots of existing suites.
 //
+// Where it departs from helm-unittest's CLI, on purpose: each suite starts
+// from Helm's default Kubernetes version (the engine lets a case's version
+// leak into the suites run after it, so CLI verdicts depend on file order); a
+// suite file that does not parse fails its chart even in a subchart (the CLI
+// prints the error but passes the chart); snapshot files are never written
+// without UpdateSnapshots. Everything else, down to the text of each failure,
+// is the engine's.
+//
 // Use it like helm's pkg/action: fill Options, call [Run], read the [Report].
 package unit

@@ -37,6 +37,9 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 			rep.Runs = append(rep.Runs, run)
 			name, groups, unusable, err := p.groups(charts, path, v)
 			run.Chart, run.Suites, run.Error = name, unusable, err
+			if err == nil && len(groups) == 0 && len(unusable) == 0 && v == p.versions[0] {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("chart %s: no suite file matches %v (pass -f with the suites' glob)", path, p.TestFiles))
+			}
 			for _, g := range groups {
 				j := &job{run: run, version: v, key: snapshotKey(g[0]), suites: g}
 				jobs = append(jobs, j)
