@@ -64,7 +64,7 @@ type Config struct {
 	RateBurst int
 	// Tokens says which project tokens may capture (see StaticTokens, AnyToken).
 	Tokens TokenValidator
-	// Decide serves /decide; nil answers 404.
+	// Decide serves /decide, /flags and the remote config under /array/; nil answers 404.
 	Decide http.Handler
 	// Registerer receives capture's metrics; default a new registry. /metrics serves
 	// Gatherer, or Registerer when it is also a Gatherer (as *prometheus.Registry is).
@@ -172,7 +172,7 @@ const (
 var routes = map[string]routeKind{
 	"/e": routeEvents, "/i/v0/e": routeEvents, "/capture": routeEvents,
 	"/track": routeEvents, "/engage": routeEvents, "/batch": routeBatch,
-	"/decide": routeDecide, "/_readiness": routeReadiness,
+	"/decide": routeDecide, "/flags": routeDecide, "/_readiness": routeReadiness,
 	"/_liveness": routeLiveness, "/metrics": routeMetrics,
 }
 
@@ -182,6 +182,9 @@ func lookupRoute(path string) (string, routeKind) {
 	}
 	if k, ok := routes[path]; ok {
 		return path, k
+	}
+	if strings.HasPrefix(path, "/array/") { // remote config, served by decide
+		return "/array", routeDecide
 	}
 	return "other", routeUnknown
 }
@@ -203,7 +206,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case routeDecide:
 		if s.cfg.Decide == nil {
 			s.fail(sw, r, &apiError{Status: http.StatusNotFound, Type: typeNotFound, Code: "decide_disabled",
-				Detail: "this capture server has no /decide handler; send flag requests to the decide service"})
+				Detail: "this capture server serves no feature flags or remote config (/decide, /flags, /array/); send those requests to the decide service"})
 			return
 		}
 		s.cfg.Decide.ServeHTTP(sw, r)
@@ -463,6 +466,7 @@ func cors(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Set("Access-Control-Expose-Headers", "Retry-After") // the SDKs back off by it
 	if r.Method == http.MethodOptions {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {

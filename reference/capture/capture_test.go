@@ -429,6 +429,9 @@ func TestCORS(t *testing.T) {
 	if w.Header().Get("Access-Control-Allow-Origin") != origin || w.Header().Get("Access-Control-Allow-Credentials") != "true" {
 		t.Errorf("POST: CORS headers %v", w.Header())
 	}
+	if w.Header().Get("Access-Control-Expose-Headers") != "Retry-After" {
+		t.Errorf("browsers hide Retry-After from the SDKs unless it is exposed: %v", w.Header())
+	}
 	r = newRequest("POST", "/e", "application/json", []byte(ev("c", "", tokenA, nil)))
 	r.Header.Set("Origin", origin)
 	if w := e.do(r); w.Header().Get("Access-Control-Allow-Origin") != origin {
@@ -461,6 +464,20 @@ func TestDecide(t *testing.T) {
 	}
 	if w.Header().Get("Access-Control-Allow-Origin") != "https://a.example" {
 		t.Error("decide reply lacks CORS")
+	}
+	// Current SDKs ask /flags and load remote config from /array/<token>/...; both go to decide.
+	for _, path := range []string{"/flags/?v=2", "/flags?v=2", "/array/phc_x/config", "/array/phc_x/config.js"} {
+		got = ""
+		method := "POST"
+		if strings.HasPrefix(path, "/array/") {
+			method = "GET"
+		}
+		if w := e2.do(newRequest(method, path, "application/json", nil)); w.Code != http.StatusOK {
+			t.Errorf("%s %s: %d %s, want it handed to decide", method, path, w.Code, w.Body)
+		}
+	}
+	if w := e.do(newRequest("POST", "/flags/?v=2", "application/json", nil)); w.Code != http.StatusNotFound {
+		t.Errorf("/flags without decide: %d", w.Code)
 	}
 }
 

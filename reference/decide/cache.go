@@ -51,17 +51,17 @@ func loadSnapshot(ctx context.Context, db pgxBeginner, now time.Time) (*snapshot
 		if err != nil {
 			return fmt.Errorf("read teams: %w", err)
 		}
-		rows, err = tx.Query(ctx, `SELECT team_id, key, filters::text FROM feature_flags
+		rows, err = tx.Query(ctx, `SELECT team_id, id, key, filters::text FROM feature_flags
 			WHERE active AND NOT deleted ORDER BY team_id, key`)
 		if err != nil {
 			return fmt.Errorf("query feature_flags: %w", err)
 		}
 		var (
-			teamID  int64
-			key     string
-			filters string
+			teamID, flagID int64
+			key            string
+			filters        string
 		)
-		_, err = pgx.ForEachRow(rows, []any{&teamID, &key, &filters}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&teamID, &flagID, &key, &filters}, func() error {
 			t := byID[teamID]
 			if t == nil {
 				return nil
@@ -71,6 +71,7 @@ func loadSnapshot(ctx context.Context, db pgxBeginner, now time.Time) (*snapshot
 				flagErrs = append(flagErrs, fmt.Errorf("team %d: %w", teamID, err))
 				f = &flag{key: key, unsupported: err.Error()}
 			}
+			f.id = flagID
 			t.flags = append(t.flags, f)
 			snap.flags++
 			return nil

@@ -12,6 +12,7 @@ const (
 
 // flagValue is one flag's answer: false, true or a variant key.
 type flagValue struct {
+	id      int64
 	key     string
 	enabled bool
 	variant string
@@ -61,7 +62,7 @@ func (t *team) evaluate(distinctID string, props map[string]any, personKnown boo
 // distinct_id decides; the variant is the group's override, else the one whose
 // range holds the variant hash; without variants the flag is true.
 func (f *flag) evaluate(distinctID string, props map[string]any) flagValue {
-	out := flagValue{key: f.key, reason: reasonNoConditionMatch, condition: -1}
+	out := flagValue{id: f.id, key: f.key, reason: reasonNoConditionMatch, condition: -1}
 	if f.unsupported != "" {
 		out.reason = reasonUnsupported
 		return out

@@ -33,6 +33,7 @@ type variantJSON struct {
 
 // flag is one compiled feature flag, ready to evaluate.
 type flag struct {
+	id         int64 // feature_flags.id, the SDKs' metadata.id
 	key        string
 	conditions []condition
 	variants   []variant

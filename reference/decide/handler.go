@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,13 +88,19 @@ func (h *Handler) CacheAge() time.Duration {
 	return time.Since(s.loadedAt)
 }
 
-// ServeHTTP answers /decide: GET (?data=) and POST evaluate, OPTIONS is the CORS
-// preflight. Replies: 200 with the flags; 400 malformed body or missing
-// distinct_id; 401 missing, unknown, mixed or personal (phx_) token; 405 other
-// methods; 413 body too large (an unsupported encoding is a 400, code
-// unsupported_media_type).
+// ServeHTTP answers /decide and /flags: GET (?data=) and POST evaluate, OPTIONS
+// is the CORS preflight. Replies: 200 with the flags; 400 malformed body or
+// missing distinct_id; 401 missing, unknown, mixed or personal (phx_) token; 405
+// other methods; 413 body too large (an unsupported encoding is a 400, code
+// unsupported_media_type). Paths under /array/ are the remote config
+// (serveRemoteConfig).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setCORS(w, r)
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	if strings.HasPrefix(path, "/array/") {
+		h.serveRemoteConfig(w, r, path)
+		return
+	}
 	switch r.Method {
 	case http.MethodOptions:
 		h.metrics.requests.WithLabelValues(outcomePreflight).Inc()
@@ -130,7 +137,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ev := t.evaluate(distinctID, props, known)
 	h.metrics.countFlags(ev)
 	h.metrics.requests.WithLabelValues(outcomeOK).Inc()
-	writeJSON(w, http.StatusOK, newResponse(ev, apiVersion(r)))
+	v := apiVersion(r)
+	if path == "/flags" {
+		v = flagsVersion(v)
+	}
+	writeJSON(w, http.StatusOK, newResponse(ev, v))
 }
 
 func (h *Handler) fail(w http.ResponseWriter, e *requestError) {

@@ -203,6 +203,9 @@ func TestCORS(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "https://other.example" {
 		t.Errorf("POST: %d, Allow-Origin %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
 	}
+	if got := resp.Header.Get("Access-Control-Expose-Headers"); got != "Retry-After" {
+		t.Errorf("Expose-Headers %q: browsers hide Retry-After from the SDKs unless exposed", got)
+	}
 	// Errors carry CORS headers too, or browsers hide them from the page.
 	bad, _ := http.NewRequest(http.MethodPost, srv.URL+"/decide/?v=3", strings.NewReader(`{"distinct_id":"c"}`))
 	bad.Header.Set("Origin", "https://third.example")

@@ -114,6 +114,16 @@ func distinctID(raw json.RawMessage) (string, *requestError) {
 	return id, nil
 }
 
+// flagsVersion maps /flags' own versions onto the answer shapes of /decide:
+// /flags?v=2, what current SDKs call, is the detailed form (decide v=4, with
+// "flags"); v=1 or none is the map form (decide v=3).
+func flagsVersion(v int) int {
+	if v >= 2 {
+		return 4
+	}
+	return 3
+}
+
 // apiVersion reads ?v=; absent or unparsable means 1 (the list form).
 func apiVersion(r *http.Request) int {
 	v, err := strconv.Atoi(strings.TrimSpace(r.URL.Query().Get("v")))

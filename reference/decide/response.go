@@ -3,6 +3,8 @@ package decide
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/google/uuid"
 )
 
 // decideResponse is PostHog's decide answer (v=2 and later).
@@ -19,6 +21,8 @@ type decideResponse struct {
 	SiteApps                  []struct{}                 `json:"siteApps"`
 	CapturePerformance        bool                       `json:"capturePerformance"`
 	AutocaptureOptOut         bool                       `json:"autocapture_opt_out"`
+	// RequestID identifies the answer; SDKs attach it to $feature_flag_called.
+	RequestID string `json:"requestId"`
 }
 
 type responseConfig struct {
@@ -40,7 +44,24 @@ type flagReason struct {
 }
 
 type flagDetailExtra struct {
+	ID      int64           `json:"id"`
+	Version *int            `json:"version"` // flags are not versioned here
 	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// payloadString returns a payload as the SDKs read it: a JSON string holding
+// the JSON value. PostHog stores payloads that way; one stored as a bare JSON
+// value is wrapped, since posthog-go refuses a whole answer whose payload is
+// not a string.
+func payloadString(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 || raw[0] == '"' {
+		return raw
+	}
+	b, err := json.Marshal(string(raw))
+	if err != nil {
+		return raw
+	}
+	return b
 }
 
 // newResponse renders ev in the shape of API version v: v=1 lists the enabled
@@ -52,6 +73,7 @@ func newResponse(ev evaluation, v int) *decideResponse {
 		Config:                    responseConfig{EnableCollectEverything: true},
 		SupportedCompression:      []string{"gzip", "gzip-js"},
 		SiteApps:                  []struct{}{},
+		RequestID:                 uuid.NewString(),
 	}
 	if v < 2 {
 		enabled := make([]string, 0, len(ev.flags))
@@ -70,14 +92,14 @@ func newResponse(ev evaluation, v int) *decideResponse {
 	}
 	for _, f := range ev.flags {
 		if f.enabled && f.payload != nil {
-			resp.FeatureFlagPayloads[f.key] = f.payload
+			resp.FeatureFlagPayloads[f.key] = payloadString(f.payload)
 		}
 	}
 	if v >= 4 {
 		resp.Flags = make(map[string]flagDetail, len(ev.flags))
 		for _, f := range ev.flags {
 			d := flagDetail{Key: f.key, Enabled: f.enabled, Reason: flagReason{Code: f.reason},
-				Metadata: flagDetailExtra{Payload: f.payload}}
+				Metadata: flagDetailExtra{ID: f.id, Payload: payloadString(f.payload)}}
 			if f.variant != "" {
 				d.Variant = &f.variant
 			}

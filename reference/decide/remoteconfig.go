@@ -1,0 +1,78 @@
+package decide
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// remoteConfig is what posthog-js loads from /array/<token>/config (and the
+// same object inside config.js) before it sends anything: the fields that
+// keep its gzip compression and its flag requests on, and the features this
+// stack does not serve turned off explicitly (absent would leave the SDK
+// waiting for them).
+type remoteConfig struct {
+	Token                 string     `json:"token"`
+	SupportedCompression  []string   `json:"supportedCompression"`
+	HasFeatureFlags       bool       `json:"hasFeatureFlags"`
+	AutocaptureOptOut     bool       `json:"autocapture_opt_out"`
+	CapturePerformance    bool       `json:"capturePerformance"`
+	SessionRecording      bool       `json:"sessionRecording"`
+	Heatmaps              bool       `json:"heatmaps"`
+	Surveys               bool       `json:"surveys"`
+	SiteApps              []struct{} `json:"siteApps"`
+	ElementsChainAsString bool       `json:"elementsChainAsString"`
+	DefaultIdentifiedOnly bool       `json:"defaultIdentifiedOnly"`
+}
+
+// serveRemoteConfig answers GET /array/<token>/config (JSON) and
+// /array/<token>/config.js (a script setting
+// window._POSTHOG_REMOTE_CONFIG[token], which posthog-js tries first). An
+// unknown token is a 404, after which posthog-js carries on without remote
+// config.
+func (h *Handler) serveRemoteConfig(w http.ResponseWriter, r *http.Request, path string) {
+	switch r.Method {
+	case http.MethodOptions:
+		h.metrics.requests.WithLabelValues(outcomePreflight).Inc()
+		preflight(w)
+		return
+	case http.MethodGet, http.MethodHead:
+	default:
+		h.metrics.requests.WithLabelValues(outcomeMethod).Inc()
+		w.Header().Set("Allow", "GET, OPTIONS")
+		writeError(w, &requestError{status: http.StatusMethodNotAllowed, kind: "invalid_request", code: "method_not_allowed",
+			detail: r.Method + " is not allowed: remote config is read with GET"})
+		return
+	}
+	token, file, ok := strings.Cut(strings.TrimPrefix(path, "/array/"), "/")
+	if !ok || (file != "config" && file != "config.js") {
+		h.fail(w, &requestError{status: http.StatusNotFound, kind: "invalid_request", code: "not_found",
+			detail: "remote config lives at /array/<project token>/config and /array/<project token>/config.js"})
+		return
+	}
+	t := h.snap.Load().teams[token]
+	if t == nil {
+		h.fail(w, &requestError{status: http.StatusNotFound, kind: "invalid_request", code: "unknown_token",
+			detail: "no project has this API key: use the project's API key (teams.api_token) in the path"})
+		return
+	}
+	cfg := remoteConfig{
+		Token:                 token,
+		SupportedCompression:  []string{"gzip", "gzip-js"},
+		HasFeatureFlags:       len(t.flags) > 0,
+		SiteApps:              []struct{}{},
+		ElementsChainAsString: true,
+		DefaultIdentifiedOnly: true,
+	}
+	h.metrics.requests.WithLabelValues(outcomeOK).Inc()
+	if file == "config" {
+		writeJSON(w, http.StatusOK, cfg)
+		return
+	}
+	body, _ := json.Marshal(map[string]any{"config": cfg, "siteApps": []struct{}{}})
+	key, _ := json.Marshal(token)
+	w.Header().Set("Content-Type", "application/javascript")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, "(function(){window._POSTHOG_REMOTE_CONFIG=window._POSTHOG_REMOTE_CONFIG||{};window._POSTHOG_REMOTE_CONFIG[%s]=%s;})();\n", key, body)
+}
