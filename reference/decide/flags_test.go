@@ -56,6 +56,13 @@ func TestFlagsEndpointShapes(t *testing.T) {
 		t.Error("quota_limited makes posthog-js stop sending for a minute; never send it unasked")
 	}
 
+	_, emptyToken := newTeam(t, db)
+	h.Refresh(t.Context())
+	empty := do(t, h, httptest.NewRequest("POST", "/flags/?v=2", strings.NewReader(`{"token":"`+emptyToken+`","distinct_id":"u1"}`)))
+	if f, ok := empty.body["flags"].(map[string]any); !ok || len(f) != 0 {
+		t.Errorf("a project without flags still gets \"flags\":{} (else posthog-js warns of an old endpoint): %s", empty.raw)
+	}
+
 	v1 := do(t, h, httptest.NewRequest("POST", "/flags/?v=1", strings.NewReader(body)))
 	if _, ok := v1.body["flags"]; ok || v1.flags(t)["on"] != true {
 		t.Errorf("/flags?v=1 is the map form without details: %s", v1.raw)

@@ -12,15 +12,17 @@ type decideResponse struct {
 	FeatureFlags              any                        `json:"featureFlags"`
 	FeatureFlagPayloads       map[string]json.RawMessage `json:"featureFlagPayloads"`
 	ErrorsWhileComputingFlags bool                       `json:"errorsWhileComputingFlags"`
-	Flags                     map[string]flagDetail      `json:"flags,omitempty"`
-	Config                    responseConfig             `json:"config"`
-	SupportedCompression      []string                   `json:"supportedCompression"`
-	SessionRecording          bool                       `json:"sessionRecording"`
-	IsAuthenticated           bool                       `json:"isAuthenticated"`
-	ToolbarParams             struct{}                   `json:"toolbarParams"`
-	SiteApps                  []struct{}                 `json:"siteApps"`
-	CapturePerformance        bool                       `json:"capturePerformance"`
-	AutocaptureOptOut         bool                       `json:"autocapture_opt_out"`
+	// Flags is set (a map[string]flagDetail, empty or not) from v=4 on;
+	// current SDKs warn about an old endpoint when it is absent.
+	Flags                any            `json:"flags,omitempty"`
+	Config               responseConfig `json:"config"`
+	SupportedCompression []string       `json:"supportedCompression"`
+	SessionRecording     bool           `json:"sessionRecording"`
+	IsAuthenticated      bool           `json:"isAuthenticated"`
+	ToolbarParams        struct{}       `json:"toolbarParams"`
+	SiteApps             []struct{}     `json:"siteApps"`
+	CapturePerformance   bool           `json:"capturePerformance"`
+	AutocaptureOptOut    bool           `json:"autocapture_opt_out"`
 	// RequestID identifies the answer; SDKs attach it to $feature_flag_called.
 	RequestID string `json:"requestId"`
 }
@@ -96,7 +98,8 @@ func newResponse(ev evaluation, v int) *decideResponse {
 		}
 	}
 	if v >= 4 {
-		resp.Flags = make(map[string]flagDetail, len(ev.flags))
+		details := make(map[string]flagDetail, len(ev.flags))
+		resp.Flags = details
 		for _, f := range ev.flags {
 			d := flagDetail{Key: f.key, Enabled: f.enabled, Reason: flagReason{Code: f.reason},
 				Metadata: flagDetailExtra{ID: f.id, Payload: payloadString(f.payload)}}
@@ -106,7 +109,7 @@ func newResponse(ev evaluation, v int) *decideResponse {
 			if f.condition >= 0 {
 				d.Reason.ConditionIndex = &f.condition
 			}
-			resp.Flags[f.key] = d
+			details[f.key] = d
 		}
 	}
 	return resp
