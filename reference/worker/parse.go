@@ -55,7 +55,11 @@ type parsedEvent struct {
 	// $create_alias (alias); empty for other events.
 	mergeWith string
 	identify  bool
-	timestamp time.Time
+	// personless: $process_person_profile is false, so the event creates and
+	// updates no person ($set, $set_once and merges are ignored, as PostHog
+	// does); it carries its distinct_id's person if one exists.
+	personless bool
+	timestamp  time.Time
 }
 
 // rawData is the part of PostHog's event JSON the worker reads.
@@ -122,6 +126,10 @@ func parseMessage(value []byte, now time.Time) (parsedEvent, error) {
 	}
 	if p.mergeWith == msg.DistinctID {
 		p.mergeWith = ""
+	}
+	if bytes.Equal(bytes.TrimSpace(props["$process_person_profile"]), []byte("false")) {
+		p.personless = true
+		p.set, p.setOnce, p.mergeWith, p.identify = nil, nil, "", false
 	}
 	sentAt := msg.SentAt
 	if sentAt == "" {

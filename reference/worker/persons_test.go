@@ -142,3 +142,48 @@ func TestPersonsFollowIdentifyAliasAndMerges(t *testing.T) {
 		t.Errorf("events FINAL = %d after replay, want %d", n, len(script))
 	}
 }
+
+// TestPersonlessEventsCreateNoPerson: posthog-js's default identified_only mode
+// sends anonymous events with $process_person_profile false; they must create
+// and update no person, and carry the person their distinct_id already has.
+func TestPersonlessEventsCreateNoPerson(t *testing.T) {
+	e := newEnv(t, 1)
+	p := e.producer(t)
+	script := []event.Message{
+		e.msg(1, "known", `{"event":"$pageview","properties":{"$set":{"plan":"pro"}}}`),
+		e.msg(2, "anon", `{"event":"$pageview","properties":{"$process_person_profile":false,"$set":{"plan":"free"}}}`),
+		e.msg(3, "known", `{"event":"$pageview","properties":{"$process_person_profile":false,"$set":{"plan":"free"}}}`),
+		e.msg(4, "anon2", `{"event":"$identify","properties":{"$process_person_profile":false,"$anon_distinct_id":"anon"}}`),
+	}
+	e.produce(t, p, script...)
+	stop := runWorker(t, e.config())
+	e.waitRows(t, uint64(len(script)), time.Minute)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	got := e.personState(t)
+	if len(got.persons) != 1 || len(got.byDistinctID) != 1 || got.byDistinctID["known"] == "" {
+		t.Fatalf("want only known's person, got %v %v", got.byDistinctID, got.persons)
+	}
+	if want := `identified=false properties={"plan": "pro"}`; got.persons[got.byDistinctID["known"]] != want {
+		t.Errorf("a personless $set changed the person: %s", got.persons[got.byDistinctID["known"]])
+	}
+	rows, err := e.ch.Query(context.Background(), "SELECT distinct_id, toString(person_id) FROM `"+e.chDB+"`.events FINAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var did, person string
+		if err := rows.Scan(&did, &person); err != nil {
+			t.Fatal(err)
+		}
+		want := got.byDistinctID[did]
+		if want == "" {
+			want = personUUID(e.team, did).String()
+		}
+		if person != want {
+			t.Errorf("event of %s has person %s, want %s", did, person, want)
+		}
+	}
+}

@@ -108,6 +108,9 @@ func (w *Worker) resolve(ctx context.Context, seg []item) error {
 	if len(seg) == 1 && seg[0].writesPersons() {
 		return w.writePersons(ctx, &seg[0])
 	}
+	if err := w.resolvePersonless(ctx, seg); err != nil {
+		return err
+	}
 	byTeam := map[int64][]string{}
 	for k := range seg {
 		if it := &seg[k]; it.poison == nil && it.personID == uuid.Nil {
@@ -129,6 +132,36 @@ func (w *Worker) resolve(ctx context.Context, seg []item) error {
 				return fmt.Errorf("team %d distinct_id %q has no person after get-or-create", team, it.ev.msg.DistinctID)
 			}
 			it.personID = id
+		}
+	}
+	return nil
+}
+
+// resolvePersonless gives each personless item of seg the person its
+// distinct_id already has, or else the uuid a person for it would get
+// (personUUID), creating nothing.
+func (w *Worker) resolvePersonless(ctx context.Context, seg []item) error {
+	byTeam := map[int64][]string{}
+	for k := range seg {
+		if it := &seg[k]; it.poison == nil && it.ev.personless && it.personID == uuid.Nil {
+			byTeam[it.team] = append(byTeam[it.team], it.ev.msg.DistinctID)
+		}
+	}
+	for team, dids := range byTeam {
+		found, err := w.persons.lookupMany(ctx, team, dids)
+		if err != nil {
+			return err
+		}
+		for k := range seg {
+			it := &seg[k]
+			if it.poison != nil || !it.ev.personless || it.team != team || it.personID != uuid.Nil {
+				continue
+			}
+			if id, ok := found[it.ev.msg.DistinctID]; ok {
+				it.personID = id
+			} else {
+				it.personID = personUUID(team, it.ev.msg.DistinctID)
+			}
 		}
 	}
 	return nil
