@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,17 +102,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveRemoteConfig(w, r, path)
 		return
 	}
-	switch r.Method {
-	case http.MethodOptions:
-		h.metrics.requests.WithLabelValues(outcomePreflight).Inc()
-		preflight(w)
-		return
-	case http.MethodGet, http.MethodPost:
-	default:
-		h.metrics.requests.WithLabelValues(outcomeMethod).Inc()
-		w.Header().Set("Allow", "GET, POST, OPTIONS")
-		writeError(w, &requestError{status: http.StatusMethodNotAllowed, kind: "invalid_request", code: "method_not_allowed",
-			detail: r.Method + " is not allowed: use POST (or GET with ?data=)"})
+	if !h.methodAllowed(w, r, "use POST (or GET with ?data=)", http.MethodGet, http.MethodPost) {
 		return
 	}
 	body, err := payload.ReadBody(r, h.cfg.MaxBody)
@@ -142,6 +133,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		v = flagsVersion(v)
 	}
 	writeJSON(w, http.StatusOK, newResponse(ev, v))
+}
+
+// methodAllowed answers the CORS preflight (OPTIONS) and refuses a method
+// outside allowed with 405 and hint; it reports whether the request goes on.
+func (h *Handler) methodAllowed(w http.ResponseWriter, r *http.Request, hint string, allowed ...string) bool {
+	if r.Method == http.MethodOptions {
+		h.metrics.requests.WithLabelValues(outcomePreflight).Inc()
+		preflight(w)
+		return false
+	}
+	if slices.Contains(allowed, r.Method) {
+		return true
+	}
+	h.metrics.requests.WithLabelValues(outcomeMethod).Inc()
+	w.Header().Set("Allow", strings.Join(allowed, ", ")+", OPTIONS")
+	writeError(w, &requestError{status: http.StatusMethodNotAllowed, kind: "invalid_request", code: "method_not_allowed",
+		detail: r.Method + " is not allowed: " + hint})
+	return false
 }
 
 func (h *Handler) fail(w http.ResponseWriter, e *requestError) {

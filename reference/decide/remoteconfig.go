@@ -32,17 +32,7 @@ type remoteConfig struct {
 // unknown token is a 404, after which posthog-js carries on without remote
 // config.
 func (h *Handler) serveRemoteConfig(w http.ResponseWriter, r *http.Request, path string) {
-	switch r.Method {
-	case http.MethodOptions:
-		h.metrics.requests.WithLabelValues(outcomePreflight).Inc()
-		preflight(w)
-		return
-	case http.MethodGet, http.MethodHead:
-	default:
-		h.metrics.requests.WithLabelValues(outcomeMethod).Inc()
-		w.Header().Set("Allow", "GET, OPTIONS")
-		writeError(w, &requestError{status: http.StatusMethodNotAllowed, kind: "invalid_request", code: "method_not_allowed",
-			detail: r.Method + " is not allowed: remote config is read with GET"})
+	if !h.methodAllowed(w, r, "remote config is read with GET", http.MethodGet, http.MethodHead) {
 		return
 	}
 	token, file, ok := strings.Cut(strings.TrimPrefix(path, "/array/"), "/")

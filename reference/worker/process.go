@@ -111,13 +111,7 @@ func (w *Worker) resolve(ctx context.Context, seg []item) error {
 	if err := w.resolvePersonless(ctx, seg); err != nil {
 		return err
 	}
-	byTeam := map[int64][]string{}
-	for k := range seg {
-		if it := &seg[k]; it.poison == nil && it.personID == uuid.Nil {
-			byTeam[it.team] = append(byTeam[it.team], it.ev.msg.DistinctID)
-		}
-	}
-	for team, dids := range byTeam {
+	for team, dids := range distinctIDsByTeam(seg, func(it *item) bool { return true }) {
 		found, err := w.persons.getOrCreateMany(ctx, team, dids)
 		if err != nil {
 			return err
@@ -137,17 +131,23 @@ func (w *Worker) resolve(ctx context.Context, seg []item) error {
 	return nil
 }
 
+// distinctIDsByTeam lists, per team, the distinct ids of the items of seg that
+// still need a person and that want selects.
+func distinctIDsByTeam(seg []item, want func(*item) bool) map[int64][]string {
+	byTeam := map[int64][]string{}
+	for k := range seg {
+		if it := &seg[k]; it.poison == nil && it.personID == uuid.Nil && want(it) {
+			byTeam[it.team] = append(byTeam[it.team], it.ev.msg.DistinctID)
+		}
+	}
+	return byTeam
+}
+
 // resolvePersonless gives each personless item of seg the person its
 // distinct_id already has, or else the uuid a person for it would get
 // (personUUID), creating nothing.
 func (w *Worker) resolvePersonless(ctx context.Context, seg []item) error {
-	byTeam := map[int64][]string{}
-	for k := range seg {
-		if it := &seg[k]; it.poison == nil && it.ev.personless && it.personID == uuid.Nil {
-			byTeam[it.team] = append(byTeam[it.team], it.ev.msg.DistinctID)
-		}
-	}
-	for team, dids := range byTeam {
+	for team, dids := range distinctIDsByTeam(seg, func(it *item) bool { return it.ev.personless }) {
 		found, err := w.persons.lookupMany(ctx, team, dids)
 		if err != nil {
 			return err

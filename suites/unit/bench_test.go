@@ -7,8 +7,6 @@ import (
 	"runtime/debug"
 	"testing"
 	"time"
-
-	"github.com/shakedown-dev/shakedown/internal/cluster/kubebin"
 )
 
 // BenchmarkUnitVsHelmUnittest runs the same suites through the helm-unittest
@@ -18,15 +16,7 @@ import (
 // faster). Run is set up as `shakedown unit` runs it: workers on every core
 // and the collector at WorkerGCPercent.
 func BenchmarkUnitVsHelmUnittest(b *testing.B) {
-	mod := moduleDir(b, kubebin.HelmUnittestModule)
-	cache, err := kubebin.New(kubebin.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	cli, err := cache.HelmUnittest(context.Background(), mod.Version)
-	if err != nil {
-		b.Fatalf("build the helm-unittest CLI: %v", err)
-	}
+	cli, mod, _ := helmUnittestCLI(b)
 	data := copyTestData(b, mod.Dir)
 	reference, err := filepath.Abs(referenceChart)
 	if err != nil {

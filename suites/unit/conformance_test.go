@@ -101,15 +101,7 @@ var knownDifferences = map[string]string{}
 // and identical summary counts.
 func TestConformanceWithHelmUnittestCLI(t *testing.T) {
 	ctx := context.Background()
-	mod := moduleDir(t, kubebin.HelmUnittestModule)
-	cache, err := kubebin.New(kubebin.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli, err := cache.HelmUnittest(ctx, mod.Version)
-	if err != nil {
-		t.Fatalf("build the helm-unittest CLI: %v", err)
-	}
+	cli, mod, cache := helmUnittestCLI(t)
 	yq, err := cache.Yq(ctx, kubebin.DefaultYqVersion)
 	if err != nil {
 		t.Fatalf("build yq (with-post-renderer's post-renderer): %v", err)
@@ -168,15 +160,7 @@ func TestConformanceWithHelmUnittestCLI(t *testing.T) {
 // TestSnapshotsMatchHelmUnittestBytes writes snapshots with -u through both
 // and compares every snapshot file byte for byte.
 func TestSnapshotsMatchHelmUnittestBytes(t *testing.T) {
-	mod := moduleDir(t, kubebin.HelmUnittestModule)
-	cache, err := kubebin.New(kubebin.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli, err := cache.HelmUnittest(context.Background(), mod.Version)
-	if err != nil {
-		t.Fatalf("build the helm-unittest CLI: %v", err)
-	}
+	cli, mod, _ := helmUnittestCLI(t)
 	theirs := copyTestData(t, mod.Dir)
 	ours := copyTestData(t, mod.Dir)
 	for _, d := range []string{theirs, ours} { // start both from no snapshot at all
@@ -218,6 +202,22 @@ func TestSnapshotsMatchHelmUnittestBytes(t *testing.T) {
 		t.Fatalf("helm-unittest wrote only %d snapshot files", files)
 	}
 	t.Logf("%d snapshot files identical", files)
+}
+
+// helmUnittestCLI builds (once, into the shared cache) the helm-unittest CLI of
+// the module version the engine comes from.
+func helmUnittestCLI(t testing.TB) (string, goModule, *kubebin.Cache) {
+	t.Helper()
+	mod := moduleDir(t, kubebin.HelmUnittestModule)
+	cache, err := kubebin.New(kubebin.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := cache.HelmUnittest(context.Background(), mod.Version)
+	if err != nil {
+		t.Fatalf("build the helm-unittest CLI: %v", err)
+	}
+	return cli, mod, cache
 }
 
 // goModule is what `go list -m -json` says of a module in the build list.
