@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log"
@@ -35,22 +34,8 @@ func (c *sdkCallback) Failure(_ posthog.APIMessage, err error) {
 // (boolean with payload, multivariate, person property) through /flags on
 // the capture URL. Every event it delivers must be stored exactly once.
 func TestPostHogGoSDK(t *testing.T) {
-	ctx := context.Background()
 	s := upStack(t, local.Options{})
-	var teamID int64
-	if err := s.Postgres.QueryRow(ctx, `SELECT id FROM teams WHERE api_token = $1`, s.Endpoints.Token).Scan(&teamID); err != nil {
-		t.Fatal(err)
-	}
-	for key, filters := range map[string]string{
-		"checkout": `{"groups":[{"properties":[],"rollout_percentage":100}],"payloads":{"true":"{\"color\":\"blue\"}"}}`,
-		"pricing":  `{"groups":[{"properties":[],"rollout_percentage":100,"variant":"b"}],"multivariate":{"variants":[{"key":"a","rollout_percentage":50},{"key":"b","rollout_percentage":50}]}}`,
-		"pro-only": `{"groups":[{"properties":[{"key":"plan","value":["pro"],"operator":"exact","type":"person"}],"rollout_percentage":100}]}`,
-	} {
-		if _, err := s.Postgres.Exec(ctx, `INSERT INTO feature_flags (team_id, key, name, active, deleted, filters) VALUES ($1, $2, $2, true, false, $3::jsonb)`,
-			teamID, key, filters); err != nil {
-			t.Fatal(err)
-		}
-	}
+	teamID := addSDKFlags(t, s)
 
 	cb := &sdkCallback{}
 	client, err := posthog.NewWithConfig(s.Endpoints.Token, posthog.Config{Endpoint: s.Endpoints.CaptureURL, Callback: cb,
@@ -86,23 +71,7 @@ func TestPostHogGoSDK(t *testing.T) {
 	if cb.delivered != n+3 || len(cb.dropped) > 0 {
 		t.Fatalf("posthog-go delivered %d of %d messages; dropped: %v", cb.delivered, n+3, cb.dropped)
 	}
-	stored, err := WaitStored(ctx, s.ClickHouse, s.Database, uuids, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if stored.Rows != n || stored.Distinct != n {
-		t.Fatalf("sent %d captures, stored %d rows (%d distinct), missing %v", n, stored.Rows, stored.Distinct, stored.Missing)
-	}
-	var others uint64
-	q := fmt.Sprintf("SELECT count() FROM `%s`.events FINAL WHERE event IN ('$identify', '$create_alias', '$groupidentify')", s.Database)
-	if err := s.ClickHouse.QueryRow(ctx, q).Scan(&others); err != nil || others != 3 {
-		t.Errorf("identify, alias and group identify stored: %d (%v), want 3", others, err)
-	}
-	var merged bool
-	if err := s.Postgres.QueryRow(ctx, `SELECT a.person_id = b.person_id FROM person_distinct_ids a, person_distinct_ids b
-		WHERE a.team_id = $1 AND b.team_id = $1 AND a.distinct_id = 'user-1' AND b.distinct_id = 'user-1-alias'`, teamID).Scan(&merged); err != nil || !merged {
-		t.Errorf("alias did not join user-1's person: %v", err)
-	}
+	checkSDKEvents(t, s, teamID, uuids, "user-1", "user-1-alias")
 
 	// Flags: decide reloads its cache every few seconds; the SDK asks /flags on the capture URL.
 	flags, err := posthog.NewWithConfig(s.Endpoints.Token, posthog.Config{Endpoint: s.Endpoints.CaptureURL, Logger: posthog.StdLogger(log.New(io.Discard, "", 0))})
