@@ -6,22 +6,24 @@ GO        ?= go
 BIN       := bin/shakedown
 # Debian packages and a file each one installs, to tell whether it is present.
 DEB_DEPS  := clickhouse-server:/usr/sbin/clickhouse-server postgresql:/usr/lib/postgresql
+TEST_DEB_DEPS := chromium:/usr/bin/chromium
 TEST_FLAGS ?= -count=1 -timeout 60m
 # Kubernetes versions whose control planes `make deps` builds and caches (the tests use them).
 K8S_VERSIONS ?= 1.28.15,1.34.4
 BENCH_FLAGS ?= -p 1 -run '^$$' -benchtime 2s
 
-.PHONY: all deps stack-deps kube-deps build run cluster test bench fuzz clean
+.PHONY: all deps stack-deps test-deps kube-deps build run cluster test bench fuzz clean
 
 all: build
 
 ## deps: everything the targets need: Debian packages, Go modules, Kubernetes control planes
 deps: stack-deps kube-deps
 
-## stack-deps: install missing Debian packages (as root) and download Go modules
-stack-deps:
+# install_debs installs the missing ones of $(1), a list of package:file pairs (the file
+# tells whether the package is there), through apt when running as root.
+define install_debs
 	@missing=""; \
-	for dep in $(DEB_DEPS); do \
+	for dep in $(1); do \
 	  pkg=$${dep%%:*}; path=$${dep#*:}; \
 	  [ -e "$$path" ] || missing="$$missing $$pkg"; \
 	done; \
@@ -36,7 +38,17 @@ stack-deps:
 	    exit 1; \
 	  fi; \
 	fi
+endef
+
+## stack-deps: install missing Debian packages (as root) and download Go modules
+stack-deps:
+	$(call install_debs,$(DEB_DEPS))
 	@$(GO) mod download
+
+## test-deps: what the tests need beyond the stack: Debian's Chromium runs posthog-js in the
+## SDK tests (npm packages and helm-unittest's CLI are fetched by the tests into ~/.cache/shakedown)
+test-deps: stack-deps
+	$(call install_debs,$(TEST_DEB_DEPS))
 
 ## kube-deps: build and cache the Kubernetes control planes of K8S_VERSIONS (minutes the
 ## first time per version, seconds after); `make test` needs them, `make run` does not
@@ -56,7 +68,7 @@ cluster: build
 	./$(BIN) cluster up --kubernetes $(or $(K8S),1.34.4) --kubeconfig-out kubeconfig.yaml $(ARGS)
 
 ## test: the chart's lint and unit layers through the CLI, then every package's tests against real servers
-test: build deps
+test: build deps test-deps
 	$(GO) vet ./...
 	./$(BIN) lint charts/reference-stack
 	./$(BIN) unit charts/reference-stack --kubernetes $(K8S_VERSIONS)

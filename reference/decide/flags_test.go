@@ -94,6 +94,9 @@ func TestRemoteConfig(t *testing.T) {
 	if _, ok := cfg.body["analytics"]; ok {
 		t.Error("analytics.endpoint would move posthog-js's capture path")
 	}
+	if _, ok := cfg.body["surveys"]; ok {
+		t.Error("a boolean surveys makes posthog-js fetch a surveys script this stack does not serve")
+	}
 	if e := do(t, h, httptest.NewRequest("GET", "/array/"+emptyToken+"/config", nil)); e.body["hasFeatureFlags"] != false {
 		t.Errorf("a project without flags: %s", e.raw)
 	}

@@ -10,8 +10,9 @@ import (
 // remoteConfig is what posthog-js loads from /array/<token>/config (and the
 // same object inside config.js) before it sends anything: the fields that
 // keep its gzip compression and its flag requests on, and the features this
-// stack does not serve turned off explicitly (absent would leave the SDK
-// waiting for them).
+// stack does not serve turned off. "surveys" is left out on purpose: posthog-js
+// fetches its surveys script from this host whenever the key is a boolean,
+// even false, and this stack serves no scripts.
 type remoteConfig struct {
 	Token                 string     `json:"token"`
 	SupportedCompression  []string   `json:"supportedCompression"`
@@ -20,7 +21,6 @@ type remoteConfig struct {
 	CapturePerformance    bool       `json:"capturePerformance"`
 	SessionRecording      bool       `json:"sessionRecording"`
 	Heatmaps              bool       `json:"heatmaps"`
-	Surveys               bool       `json:"surveys"`
 	SiteApps              []struct{} `json:"siteApps"`
 	ElementsChainAsString bool       `json:"elementsChainAsString"`
 	DefaultIdentifiedOnly bool       `json:"defaultIdentifiedOnly"`

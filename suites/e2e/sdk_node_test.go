@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,40 +18,48 @@ import (
 // posthogNodeVersion is the posthog-node release the SDK test installs.
 const posthogNodeVersion = "5.70.0"
 
-// npmPackage returns a directory whose node_modules holds name@version,
-// installing it with the machine's npm (and its configured registry) into
-// the user cache on first use; the directory appears in one rename.
-func npmPackage(t *testing.T, name, version string) string {
+// npmPackages returns a directory whose node_modules holds the packages
+// (name@version each), installing them with the machine's npm (and its
+// configured registry) into the user cache on first use; the directory
+// appears in one rename, so a killed install leaves nothing half-filled.
+func npmPackages(t *testing.T, specs ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("npm"); err != nil {
-		t.Fatalf("npm is needed to install %s (Node.js %s ships with it on these machines): %v", name, "20", err)
+		t.Fatalf("npm is needed to install %v (Node.js ships with it on these machines): %v", specs, err)
 	}
 	base, err := os.UserCacheDir()
 	if err != nil {
 		t.Fatalf("no user cache directory (set HOME or XDG_CACHE_HOME): %v", err)
 	}
-	dir := filepath.Join(base, "shakedown", "npm", name+"-"+version)
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", name, "package.json")); err == nil {
+	dir := filepath.Join(base, "shakedown", "npm", strings.Join(specs, "+"))
+	installed := func(d string) bool {
+		for _, s := range specs {
+			name := s[:strings.LastIndex(s, "@")]
+			if _, err := os.Stat(filepath.Join(d, "node_modules", name, "package.json")); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	if installed(dir) {
 		return dir
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".tmp-"+name+"-")
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".tmp-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(tmp)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "npm", "install", "--prefix", tmp, "--no-audit", "--no-fund", "--no-save", name+"@"+version)
+	cmd := exec.CommandContext(ctx, "npm", append([]string{"install", "--prefix", tmp, "--no-audit", "--no-fund", "--no-save"}, specs...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm install %s@%s: %v\n%s", name, version, err, out)
+		t.Fatalf("npm install %v: %v\n%s", specs, err, out)
 	}
-	if err := os.Rename(tmp, dir); err != nil && !os.IsExist(err) {
-		if _, statErr := os.Stat(filepath.Join(dir, "node_modules", name)); statErr != nil { // not another test's install
-			t.Fatalf("move %s into the cache: %v", name, err)
-		}
+	if err := os.Rename(tmp, dir); err != nil && !installed(dir) { // else another test installed it meanwhile
+		t.Fatalf("move %v into the cache: %v", specs, err)
 	}
 	return dir
 }
@@ -69,7 +78,7 @@ type nodeSDKResult struct {
 // captures with uuids, $set and groups, identify, alias and group identify,
 // then flags through /flags on the capture URL, all from Node.js.
 func TestPostHogNodeSDK(t *testing.T) {
-	sdk := npmPackage(t, "posthog-node", posthogNodeVersion)
+	sdk := npmPackages(t, "posthog-node@"+posthogNodeVersion)
 	s := upStack(t, local.Options{})
 	teamID := addSDKFlags(t, s)
 	script, err := filepath.Abs("testdata/sdk-node.cjs")
