@@ -19,12 +19,17 @@ import (
 	"github.com/shakedown-dev/shakedown/internal/stack/local"
 )
 
-// The posthog-js release and the puppeteer-core that drives Chromium for it.
+// The posthog-js releases judged (the current one, and 1.200, which still
+// asks /decide instead of /flags and remote config), and the puppeteer-core
+// that drives Chromium for them.
 const (
-	posthogJSVersion     = "1.449.2"
 	puppeteerCoreVersion = "25.16.0"
 	chromiumPath         = "/usr/bin/chromium"
 )
+
+// posthogJSReleases maps each judged release to the path prefix its flags
+// request must use.
+var posthogJSReleases = map[string]string{"1.449.2": "/array/", "1.200.2": "/decide/"}
 
 // jsSDKResult is what testdata/sdk-js.cjs prints.
 type jsSDKResult struct {
@@ -50,9 +55,17 @@ type jsSDKResult struct {
 // gzipped, and log no error; every event must be stored exactly once.
 func TestPostHogJSInChromium(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("Debian's chromium is needed (make deps installs it): %v", err)
+		t.Fatalf("Debian's chromium is needed (make test-deps installs it): %v", err)
 	}
-	sdk := npmPackages(t, "posthog-js@"+posthogJSVersion, "puppeteer-core@"+puppeteerCoreVersion)
+	for version, configPath := range posthogJSReleases {
+		t.Run(version, func(t *testing.T) { testPostHogJS(t, version, configPath) })
+	}
+}
+
+// testPostHogJS runs one posthog-js release; configPath is where it must
+// have fetched its configuration (remote config, or /decide for 1.200).
+func testPostHogJS(t *testing.T, version, configPath string) {
+	sdk := npmPackages(t, "posthog-js@"+version, "puppeteer-core@"+puppeteerCoreVersion)
 	s := upStack(t, local.Options{})
 	addSDKFlags(t, s)
 	waitFlagsServed(t, s)
@@ -108,7 +121,7 @@ func TestPostHogJSInChromium(t *testing.T) {
 	var config, events int
 	for _, r := range res.Requests {
 		switch {
-		case strings.HasPrefix(r.URL, "/array/"):
+		case strings.HasPrefix(r.URL, configPath):
 			config++
 		case strings.HasPrefix(r.URL, "/e/") || strings.HasPrefix(r.URL, "/i/v0/e/") || strings.HasPrefix(r.URL, "/batch/"):
 			events++
@@ -118,7 +131,7 @@ func TestPostHogJSInChromium(t *testing.T) {
 		}
 	}
 	if config == 0 || events == 0 {
-		t.Errorf("posthog-js asked the remote config %d times and sent %d event requests: %+v", config, events, res.Requests)
+		t.Errorf("posthog-js asked %s %d times and sent %d event requests: %+v", configPath, config, events, res.Requests)
 	}
 	if len(res.Failed) > 0 || len(res.Console) > 0 {
 		t.Errorf("failed requests %v; console errors and warnings %v", res.Failed, res.Console)
