@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -86,27 +85,11 @@ func testPostHogJS(t *testing.T, version, configPath string) {
 	srv := httptest.NewServer(site)
 	defer srv.Close()
 
-	script, err := filepath.Abs("testdata/sdk-js.cjs")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 90 // posthog-js drops events past a burst of 100 in its own client-side rate limiter
 	run := uuid.NewString()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", script)
-	cmd.Env = append(os.Environ(), "SDK_DIR="+sdk, "PAGE="+srv.URL+"/", "CAPTURE="+s.Endpoints.CaptureURL,
-		"EVENTS="+strconv.Itoa(n), "RUN="+run, "CHROMIUM="+chromiumPath)
-	var stderr limitedBuffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node %s: %v\n%s", script, err, stderr.String())
-	}
 	var res jsSDKResult
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("read the script's answer: %v\n%s", err, out)
-	}
+	runNodeScript(t, "testdata/sdk-js.cjs", &res, "SDK_DIR="+sdk, "PAGE="+srv.URL+"/", "CAPTURE="+s.Endpoints.CaptureURL,
+		"EVENTS="+strconv.Itoa(n), "RUN="+run, "CHROMIUM="+chromiumPath)
 	if res.Flags.Error != "" {
 		t.Fatalf("%s; requests %+v, failed %v, console %v", res.Flags.Error, res.Requests, res.Failed, res.Console)
 	}

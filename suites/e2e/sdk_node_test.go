@@ -81,26 +81,10 @@ func TestPostHogNodeSDK(t *testing.T) {
 	sdk := npmPackages(t, "posthog-node@"+posthogNodeVersion)
 	s := upStack(t, local.Options{})
 	teamID := addSDKFlags(t, s)
-	script, err := filepath.Abs("testdata/sdk-node.cjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	const n = 1000
-	cmd := exec.CommandContext(ctx, "node", script)
-	cmd.Env = append(os.Environ(), "SDK_DIR="+sdk, "TARGET="+s.Endpoints.CaptureURL, "TOKEN="+s.Endpoints.Token,
-		"EVENTS="+strconv.Itoa(n), "PEOPLE=50")
-	var stderr limitedBuffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node %s: %v\n%s", script, err, stderr.String())
-	}
 	var res nodeSDKResult
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("read the script's answer: %v\n%s", err, out)
-	}
+	runNodeScript(t, "testdata/sdk-node.cjs", &res, "SDK_DIR="+sdk, "TARGET="+s.Endpoints.CaptureURL, "TOKEN="+s.Endpoints.Token,
+		"EVENTS="+strconv.Itoa(n), "PEOPLE=50")
 	if len(res.Errors) > 0 {
 		t.Errorf("posthog-node reported errors: %v", res.Errors)
 	}
@@ -114,6 +98,30 @@ func TestPostHogNodeSDK(t *testing.T) {
 	}
 	if p, _ := res.Payload.(map[string]any); p["color"] != "blue" {
 		t.Errorf("checkout payload = %#v, want {color: blue}", res.Payload)
+	}
+}
+
+// runNodeScript runs a testdata script with node and env added to this
+// process's environment (for at most 2 minutes), and decodes the JSON it
+// prints into out.
+func runNodeScript(t *testing.T, script string, out any, env ...string) {
+	t.Helper()
+	path, err := filepath.Abs(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", path)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr limitedBuffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node %s: %v\n%s", path, err, stderr.String())
+	}
+	if err := json.Unmarshal(stdout, out); err != nil {
+		t.Fatalf("read the answer of %s: %v\n%s", path, err, stdout)
 	}
 }
 
