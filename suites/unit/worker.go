@@ -300,7 +300,9 @@ func startWorker(ctx context.Context, newCmd func(context.Context) *exec.Cmd, se
 	return w, nil
 }
 
-// run sends one job and reads its result into the job.
+// run sends one job and reads its result into the job. An error means the
+// worker is gone (and reaped); a job the worker could not run is failed in
+// place and the worker kept.
 func (w *workerProc) run(j *job) error {
 	line, err := json.Marshal(workerJob{Chart: j.run.Path, KubeVersion: j.version.text, Key: j.key})
 	if err != nil {
@@ -313,8 +315,9 @@ func (w *workerProc) run(j *job) error {
 	if err := w.out.Decode(&res); err != nil {
 		return w.died(err)
 	}
-	if res.Error != "" {
-		return errors.New(res.Error)
+	if res.Error != "" { // the worker is fine; only this job could not run
+		j.fail(errors.New(res.Error))
+		return nil
 	}
 	for _, s := range res.Suites {
 		j.results = append(j.results, fromWire(s))
