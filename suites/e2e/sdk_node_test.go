@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,8 +103,8 @@ func TestPostHogNodeSDK(t *testing.T) {
 }
 
 // runNodeScript runs a testdata script with node and env added to this
-// process's environment (for at most 2 minutes), and decodes the JSON it
-// prints into out.
+// process's environment (for at most 2 minutes, then it and everything it
+// started are killed), and decodes the JSON it prints into out.
 func runNodeScript(t *testing.T, script string, out any, env ...string) {
 	t.Helper()
 	path, err := filepath.Abs(script)
@@ -114,6 +115,11 @@ func runNodeScript(t *testing.T, script string, out any, env ...string) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", path)
 	cmd.Env = append(os.Environ(), env...)
+	// Its own process group, killed whole: a browser the script launched must
+	// not outlive a script that hangs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
 	var stderr limitedBuffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.Output()
