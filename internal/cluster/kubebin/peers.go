@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // Peer tools: the programs whose verdicts shakedown's layers are compared with in
@@ -24,7 +25,7 @@ const (
 // building it when missing. It cannot be `go install`ed at a version (its go.mod has a
 // replace directive), so the module is downloaded, copied and built in place.
 func (c *Cache) HelmUnittest(ctx context.Context, version string) (string, error) {
-	v := trimV(version)
+	v := strings.TrimPrefix(version, "v")
 	return c.goTool(ctx, "helm-unittest", v, "helm-unittest", func(ctx context.Context, work, out string, log io.Writer) error {
 		m, err := c.download(ctx, work, HelmUnittestModule, "v"+v, log)
 		if err != nil {
@@ -42,7 +43,7 @@ func (c *Cache) HelmUnittest(ctx context.Context, version string) (string, error
 
 // Yq returns the path of mikefarah's yq at version, building it when missing.
 func (c *Cache) Yq(ctx context.Context, version string) (string, error) {
-	return c.goInstall(ctx, "yq", trimV(version), YqModule)
+	return c.goInstall(ctx, "yq", strings.TrimPrefix(version, "v"), YqModule)
 }
 
 // goInstall caches the binary of `go install module@vVERSION` (which builds with the
@@ -77,12 +78,4 @@ func (c *Cache) goTool(ctx context.Context, kind, version, binary string, build 
 		return "", err
 	}
 	return filepath.Join(dir, binary), nil
-}
-
-// trimV drops a leading "v" from a version.
-func trimV(v string) string {
-	if len(v) > 0 && v[0] == 'v' {
-		return v[1:]
-	}
-	return v
 }
