@@ -76,7 +76,7 @@ test: build deps test-deps
 	./$(BIN) lint charts/reference-stack
 	./$(BIN) unit charts/reference-stack --kubernetes $(K8S_VERSIONS)
 	$(GO) test $(TEST_FLAGS) -skip '$(SDK_TESTS)' ./...
-	$(GO) test $(TEST_FLAGS) -run '$(SDK_TESTS)' ./suites/e2e/
+	$(GO) test $(TEST_FLAGS) -run '$(SDK_TESTS)' ./suites/e2e/sdk/
 	$(GO) test -race -count=1 -run 'TestRace' ./suites/unit/
 
 ## bench: Go benchmarks: capture, worker, decide, end-to-end stack, lint, unit, integration, load generator

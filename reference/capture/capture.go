@@ -35,7 +35,7 @@ import (
 // Defaults applied by New to zero Config fields.
 const (
 	DefaultMaxEventBody   = 2 << 20  // 2 MB, for /e, /i/v0/e, /capture, /track, /engage
-	DefaultMaxBatchBody   = 20 << 20 // 20 MB, for /batch
+	DefaultMaxBatchBody   = 20 << 20 // 20 MB, for /batch and /i/v1/analytics/events
 	DefaultProduceTimeout = 5 * time.Second
 	// DefaultMaxInFlightBytes bounds the request bodies being decoded at once.
 	DefaultMaxInFlightBytes = 256 << 20
@@ -48,7 +48,8 @@ type Config struct {
 	Topic string
 	// MaxEventBody caps event routes' bodies, before and after decompression; default 2 MB.
 	MaxEventBody int64
-	// MaxBatchBody caps /batch bodies, before and after decompression; default 20 MB.
+	// MaxBatchBody caps /batch and /i/v1/analytics/events bodies, before and after
+	// decompression; default 20 MB.
 	MaxBatchBody int64
 	// MaxInFlightBytes bounds the body bytes of requests being handled at once (a
 	// request counts its Content-Length, or its route's limit when that is unknown);
@@ -163,6 +164,7 @@ const (
 	routeUnknown routeKind = iota
 	routeEvents
 	routeBatch
+	routeV1 // /i/v1/analytics/events, see serveV1
 	routeDecide
 	routeReadiness
 	routeLiveness
@@ -171,7 +173,7 @@ const (
 
 var routes = map[string]routeKind{
 	"/e": routeEvents, "/i/v0/e": routeEvents, "/capture": routeEvents,
-	"/track": routeEvents, "/engage": routeEvents, "/batch": routeBatch,
+	"/track": routeEvents, "/engage": routeEvents, "/batch": routeBatch, v1Path: routeV1,
 	"/decide": routeDecide, "/flags": routeDecide, "/_readiness": routeReadiness,
 	"/_liveness": routeLiveness, "/metrics": routeMetrics,
 }
@@ -203,6 +205,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch kind {
 	case routeEvents, routeBatch:
 		s.serveCapture(sw, r, label, kind)
+	case routeV1:
+		s.serveV1(sw, r, label)
 	case routeDecide:
 		if s.cfg.Decide == nil {
 			s.fail(sw, r, &apiError{Status: http.StatusNotFound, Type: typeNotFound, Code: "decide_disabled",
@@ -218,8 +222,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.gather.ServeHTTP(sw, r)
 	default:
 		s.fail(sw, r, &apiError{Status: http.StatusNotFound, Type: typeNotFound, Code: "unknown_route",
-			Detail: fmt.Sprintf("no route %s; send events to /e, /i/v0/e, /batch, /capture, /track or /engage", r.URL.Path)})
+			Detail: fmt.Sprintf("no route %s %s; %s", r.Method, truncateChars(r.URL.Path, 200), s.routeHelp())})
 	}
+}
+
+// routeHelp names the routes this server answers, for the 404 of any other path.
+func (s *Server) routeHelp() string {
+	flags := "feature flags and remote config at /flags, /decide and /array/<token>/config"
+	if s.cfg.Decide == nil {
+		flags = "feature flags and remote config (/flags, /decide, /array/) are not served here: ask the decide service"
+	}
+	return "this capture server takes events at /e, /i/v0/e, /batch, /capture, /track, /engage and " +
+		v1Path + "; " + flags + "; health at /_liveness and /_readiness, metrics at /metrics"
 }
 
 func (s *Server) serveReadiness(w http.ResponseWriter, r *http.Request) {
@@ -245,20 +259,11 @@ func (s *Server) serveCapture(w http.ResponseWriter, r *http.Request, label stri
 	if kind == routeBatch {
 		limit = s.cfg.MaxBatchBody
 	}
-	weight := limit
-	if r.ContentLength >= 0 && r.ContentLength < limit {
-		weight = max(r.ContentLength, 1)
-	}
-	if !s.inFlight.TryAcquire(weight) {
-		s.fail(w, r, unavailable("overloaded", "capture is decoding as many bytes as it may hold at once; retry shortly"))
+	release, ok := s.admit(w, r, label, limit)
+	if !ok {
 		return
 	}
-	defer s.inFlight.Release(weight)
-	if r.Body != nil {
-		cr := &countingReader{r: http.MaxBytesReader(w, r.Body, limit+1)}
-		defer func() { s.metrics.bytes.WithLabelValues(label).Add(float64(cr.n.Load())) }()
-		r.Body = cr
-	}
+	defer release()
 	msgs, aerr := s.messages(r, limit, now)
 	if aerr != nil {
 		s.fail(w, r, aerr)
@@ -280,8 +285,35 @@ func (s *Server) serveCapture(w http.ResponseWriter, r *http.Request, label stri
 	writeJSON(w, http.StatusOK, map[string]int{"status": 1})
 }
 
-// messages reads, decodes and validates the request into Kafka messages.
-func (s *Server) messages(r *http.Request, limit int64, now time.Time) ([]event.Message, *apiError) {
+// admit charges r's body to the in-flight byte budget (its Content-Length, or limit
+// when that is unknown) and caps and counts what is read of it. When the budget is
+// spent it answers 503 and returns false; otherwise the caller calls release once
+// done with the body.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, label string, limit int64) (release func(), ok bool) {
+	weight := limit
+	if r.ContentLength >= 0 && r.ContentLength < limit {
+		weight = max(r.ContentLength, 1)
+	}
+	if !s.inFlight.TryAcquire(weight) {
+		s.fail(w, r, unavailable("overloaded", "capture is decoding as many bytes as it may hold at once; retry shortly"))
+		return nil, false
+	}
+	var cr *countingReader
+	if r.Body != nil {
+		cr = &countingReader{r: http.MaxBytesReader(w, r.Body, limit+1)}
+		r.Body = cr
+	}
+	return func() {
+		if cr != nil {
+			s.metrics.bytes.WithLabelValues(label).Add(float64(cr.n.Load()))
+		}
+		s.inFlight.Release(weight)
+	}, true
+}
+
+// readBody reads r's body and undoes its encodings (package payload), giving JSON
+// of at most limit bytes.
+func readBody(r *http.Request, limit int64) ([]byte, *apiError) {
 	body, err := payload.ReadBody(r, limit)
 	if err != nil {
 		var pe *payload.Error
@@ -289,6 +321,15 @@ func (s *Server) messages(r *http.Request, limit int64, now time.Time) ([]event.
 			return nil, &apiError{Status: pe.Kind.HTTPStatus(), Type: typeValidation, Code: pe.Kind.String(), Detail: pe.Detail}
 		}
 		return nil, badRequest("unreadable_body", "the body could not be read: %v", err)
+	}
+	return body, nil
+}
+
+// messages reads, decodes and validates the request into Kafka messages.
+func (s *Server) messages(r *http.Request, limit int64, now time.Time) ([]event.Message, *apiError) {
+	body, aerr := readBody(r, limit)
+	if aerr != nil {
+		return nil, aerr
 	}
 	req, aerr := parseRequest(body)
 	if aerr != nil {
@@ -334,21 +375,30 @@ func (s *Server) token(ctx context.Context, req *request) (string, *apiError) {
 		return "", unauthorized("mixed_tokens", "the request carries %d different tokens; send each project's events in its own request", len(req.tokens))
 	}
 	token := req.tokens[0]
+	if aerr := s.checkToken(ctx, token); aerr != nil {
+		return "", aerr
+	}
+	return token, nil
+}
+
+// checkToken refuses personal API keys, malformed tokens and tokens Config.Tokens
+// does not accept.
+func (s *Server) checkToken(ctx context.Context, token string) *apiError {
 	if isPersonalKey(token) {
-		return "", unauthorized("personal_api_key", "phx_ keys are personal API keys and must not be used to capture; use the project API token (phc_...)")
+		return unauthorized("personal_api_key", "phx_ keys are personal API keys and must not be used to capture; use the project API token (phc_...)")
 	}
 	if !wellFormedToken(token) {
-		return "", unauthorized("invalid_token", "the project token contains control characters or is over 200 bytes; copy the project API token from the project settings")
+		return unauthorized("invalid_token", "the project token contains control characters or is over 200 bytes; copy the project API token from the project settings")
 	}
 	ok, err := s.cfg.Tokens.Valid(ctx, token)
 	if err != nil {
 		s.log.WarnContext(ctx, "token validation failed", "err", err)
-		return "", unavailable("token_check_failed", "the project token could not be checked right now; retry later")
+		return unavailable("token_check_failed", "the project token could not be checked right now; retry later")
 	}
 	if !ok {
-		return "", unauthorized("invalid_token", "the project token is not known; copy the project API token from the project settings")
+		return unauthorized("invalid_token", "the project token is not known; copy the project API token from the project settings")
 	}
-	return token, nil
+	return nil
 }
 
 // maxLimiters bounds the per-token limiter map.
@@ -377,73 +427,96 @@ func (s *Server) allow(token string, n int, now time.Time) *apiError {
 }
 
 // produce writes msgs and waits until Kafka acknowledged all of them, or
-// ProduceTimeout passed.
+// ProduceTimeout passed: nil, else 413 when Kafka refused only records' sizes
+// (retrying cannot help) and 503 otherwise.
 func (s *Server) produce(ctx context.Context, msgs []event.Message) *apiError {
+	failed, tooLarge := 0, 0
+	for _, err := range s.produceEach(ctx, msgs) {
+		if err != nil {
+			failed++
+			if errors.Is(err, kerr.MessageTooLarge) {
+				tooLarge++
+			}
+		}
+	}
+	switch {
+	case failed == 0:
+		return nil
+	case tooLarge == failed:
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Type: typeValidation, Code: "event_too_large",
+			Detail: "an event is larger than Kafka accepts; drop large properties"}
+	}
+	return unavailable("kafka_unavailable",
+		"Kafka did not acknowledge the events within %s; nothing is confirmed stored, retry the request later", s.cfg.ProduceTimeout)
+}
+
+// produceEach writes msgs and waits until Kafka answered for every one of them, or
+// ProduceTimeout passed. errs[i] is nil exactly when Kafka acknowledged msgs[i]; a
+// record still unanswered at the deadline has the context's error (it may land
+// later: delivery is at least once).
+func (s *Server) produceEach(ctx context.Context, msgs []event.Message) (errs []error) {
+	if len(msgs) == 0 {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ProduceTimeout)
 	defer cancel()
 	start := time.Now()
 
 	var (
-		left     atomic.Int64
 		mu       sync.Mutex
-		firstErr error
-		// onlyTooLarge stays true while every failure is Kafka refusing a record's size:
-		// only then is 413 (do not retry) the right answer; anything else is a 503.
-		onlyTooLarge = true
-		done         = make(chan struct{})
+		results  = make([]error, len(msgs))
+		answered = make([]bool, len(msgs))
+		left     = len(msgs)
+		done     = make(chan struct{})
 	)
-	left.Store(int64(len(msgs)))
-	promise := func(_ *kgo.Record, err error) {
-		if err != nil {
-			mu.Lock()
-			if firstErr == nil {
-				firstErr = err
-			}
-			if !errors.Is(err, kerr.MessageTooLarge) {
-				onlyTooLarge = false
-			}
-			mu.Unlock()
-		}
-		if left.Add(-1) == 0 {
+	finish := func(i int, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		results[i], answered[i] = err, true
+		if left--; left == 0 {
 			close(done)
 		}
 	}
 	for i := range msgs {
 		value, err := msgs[i].Encode()
 		if err != nil {
-			promise(nil, fmt.Errorf("encoding event %d: %w", i, err))
+			finish(i, fmt.Errorf("encoding event %d: %w", i, err))
 			continue
 		}
-		s.client.Produce(ctx, &kgo.Record{Topic: s.cfg.Topic, Key: msgs[i].Key(), Value: value}, promise)
+		s.client.Produce(ctx, &kgo.Record{Topic: s.cfg.Topic, Key: msgs[i].Key(), Value: value},
+			func(_ *kgo.Record, err error) { finish(i, err) })
 	}
-
-	var err error
 	select {
 	case <-done:
-		mu.Lock()
-		err = firstErr
-		mu.Unlock()
 	case <-ctx.Done():
-		err = fmt.Errorf("%d of %d events unacknowledged: %w", left.Load(), len(msgs), ctx.Err())
 	}
+
+	// Copy under the lock: promises of unanswered records still run after we return.
+	mu.Lock()
+	errs = make([]error, len(msgs))
+	var firstErr error
+	failed := 0
+	for i := range msgs {
+		errs[i] = results[i]
+		if !answered[i] {
+			errs[i] = fmt.Errorf("unacknowledged after %s: %w", s.cfg.ProduceTimeout, ctx.Err())
+		}
+		if errs[i] != nil {
+			failed++
+			if firstErr == nil {
+				firstErr = errs[i]
+			}
+		}
+	}
+	mu.Unlock()
+
 	outcome := "ok"
-	if err != nil {
+	if failed > 0 {
 		outcome = "error"
+		s.log.WarnContext(ctx, "kafka produce failed", "topic", s.cfg.Topic, "events", len(msgs), "failed", failed, "err", firstErr)
 	}
 	s.metrics.produce.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
-	if err == nil {
-		return nil
-	}
-	s.log.WarnContext(ctx, "kafka produce failed", "topic", s.cfg.Topic, "events", len(msgs), "err", err)
-	mu.Lock()
-	tooLarge := onlyTooLarge && errors.Is(err, kerr.MessageTooLarge)
-	mu.Unlock()
-	if tooLarge {
-		return &apiError{Status: http.StatusRequestEntityTooLarge, Type: typeValidation, Code: "event_too_large",
-			Detail: "an event is larger than Kafka accepts; drop large properties"}
-	}
-	return unavailable("kafka_unavailable",
-		"Kafka did not acknowledge the events within %s; nothing is confirmed stored, retry the request later", s.cfg.ProduceTimeout)
+	return errs
 }
 
 // fail writes e and counts it as a reject.

@@ -48,7 +48,14 @@ type consumed struct {
 
 func newEnv(t testing.TB, configure func(*Config), clientOpts ...kgo.Opt) *env {
 	t.Helper()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, event.IngestionTopic))
+	return newEnvBrokers(t, 1, configure, clientOpts...)
+}
+
+// newEnvBrokers is newEnv on a cluster of that many brokers (the topic's three
+// partitions are spread over them).
+func newEnvBrokers(t testing.TB, brokers int, configure func(*Config), clientOpts ...kgo.Opt) *env {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(brokers), kfake.SeedTopics(3, event.IngestionTopic))
 	if err != nil {
 		t.Fatalf("starting kfake: %v", err)
 	}

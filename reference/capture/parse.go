@@ -23,6 +23,8 @@ type request struct {
 	historical bool
 	// single is true when the body was one bare event (error details then say "the event").
 	single bool
+	// uuids are the events' uuid fields as sent (v1 only, where each result is keyed by them).
+	uuids []string
 }
 
 // rawEvent is one event with the fields capture reads out of it.
@@ -72,15 +74,23 @@ func parseRequest(body []byte) (*request, *apiError) {
 	default:
 		return nil, badRequest("invalid_payload", "body must be a JSON event, an array of events or {\"api_key\":...,\"batch\":[...]}")
 	}
+	if aerr := req.addEvents(items); aerr != nil {
+		return nil, aerr
+	}
+	return req, nil
+}
+
+// addEvents splits items into events and collects their tokens.
+func (req *request) addEvents(items []json.RawMessage) *apiError {
 	if len(items) == 0 {
-		return nil, badRequest("no_events", "the request holds no events; send at least one")
+		return badRequest("no_events", "the request holds no events; send at least one")
 	}
 	req.events = make([]rawEvent, len(items))
 	for i, item := range items {
 		ev := &req.events[i]
 		ev.raw = item
 		if err := json.Unmarshal(item, &ev.fields); err != nil || ev.fields == nil {
-			return nil, badRequest("invalid_event", "%s is not a JSON object", req.name(i))
+			return badRequest("invalid_event", "%s is not a JSON object", req.name(i))
 		}
 		if p, ok := ev.fields["properties"]; ok && len(p) > 0 && p[0] == '{' {
 			_ = json.Unmarshal(p, &ev.properties) // valid JSON already; an object decodes
@@ -88,17 +98,17 @@ func parseRequest(body []byte) (*request, *apiError) {
 		for _, k := range [...]string{"api_key", "token", "$token"} {
 			t, err := stringField(ev.fields[k])
 			if err != nil {
-				return nil, unauthorized("invalid_token", "%s: %s must be a string", req.name(i), k)
+				return unauthorized("invalid_token", "%s: %s must be a string", req.name(i), k)
 			}
 			req.addToken(t)
 		}
 		t, err := stringField(ev.properties["token"])
 		if err != nil {
-			return nil, unauthorized("invalid_token", "%s: properties.token must be a string", req.name(i))
+			return unauthorized("invalid_token", "%s: properties.token must be a string", req.name(i))
 		}
 		req.addToken(t)
 	}
-	return req, nil
+	return nil
 }
 
 func (r *request) addToken(t string) {

@@ -43,7 +43,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		}
 		t.flags = append(t.flags, f)
 	}
-	t.propKeys = unionKeys(t.flags)
+	t.propKeys = unionKeys(t.flags, personAggregation)
 	props := map[string]any{"email": "ann@x.com", "plan": "pro", "age": json.Number("30")}
 	ids := make([]string, 1024)
 	for i := range ids {
@@ -52,7 +52,7 @@ func BenchmarkEvaluate(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		ev := t.evaluate(ids[i%len(ids)], props, true)
+		ev := t.evaluate(subject{id: ids[i%len(ids)], props: props, known: true}, nil)
 		if len(ev.flags) != 20 {
 			b.Fatal("flags missing")
 		}

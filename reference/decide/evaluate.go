@@ -7,8 +7,20 @@ const (
 	reasonConditionMatch   = "condition_match"
 	reasonNoConditionMatch = "no_condition_match"
 	reasonOutOfRollout     = "out_of_rollout_bound"
-	reasonUnsupported      = "unsupported"
+	// reasonNoGroupType: a group-aggregated flag whose group type the request has no
+	// key for (or that the team has not mapped); the flag is false.
+	reasonNoGroupType = "no_group_type"
+	reasonUnsupported = "unsupported"
 )
+
+// subject is what a flag is evaluated for: the person (id is the distinct_id) or one
+// group (id is the group key), with its properties. known is false when its stored
+// properties could not be read, so props holds only the request's.
+type subject struct {
+	id    string
+	props map[string]any
+	known bool
+}
 
 // flagValue is one flag's answer: false, true or a variant key.
 type flagValue struct {
@@ -30,7 +42,7 @@ func (v flagValue) value() any {
 	return v.enabled
 }
 
-// evaluation is a team's flags evaluated for one distinct_id.
+// evaluation is a team's flags evaluated for one distinct_id and its groups.
 type evaluation struct {
 	flags []flagValue
 	// errors is true when at least one flag could not be evaluated; such flags
@@ -38,17 +50,24 @@ type evaluation struct {
 	errors bool
 }
 
-// evaluate computes every flag of t for distinctID. props holds the person's
-// properties; personKnown is false when they could not be read from the database,
-// in which case flags needing a property absent from props are left out.
-func (t *team) evaluate(distinctID string, props map[string]any, personKnown bool) evaluation {
+// evaluate computes every flag of t: person flags for person, group-aggregated flags
+// for the group of their type in groups (by type name). A flag whose subject's stored
+// properties could not be read and that needs a property the request lacks is left
+// out; a group flag without its group is false (reasonNoGroupType).
+func (t *team) evaluate(person subject, groups map[string]subject) evaluation {
 	ev := evaluation{flags: make([]flagValue, 0, len(t.flags))}
 	for _, f := range t.flags {
-		if !personKnown && !hasAll(props, f.propKeys) {
+		s, ok := t.subjectOf(f, person, groups)
+		var v flagValue
+		switch {
+		case f.unsupported != "" || ok && (s.known || hasAll(s.props, f.propKeys)):
+			v = f.evaluate(s.id, s.props)
+		case !ok:
+			v = f.noGroupType()
+		default:
 			ev.errors = true
 			continue
 		}
-		v := f.evaluate(distinctID, props)
 		if v.reason == reasonUnsupported {
 			ev.errors = true
 		}
@@ -57,10 +76,31 @@ func (t *team) evaluate(distinctID string, props map[string]any, personKnown boo
 	return ev
 }
 
-// evaluate returns f's value for distinctID, following PostHog: the first group
-// (variant overrides first) whose properties match and whose rollout admits the
-// distinct_id decides; the variant is the group's override, else the one whose
-// range holds the variant hash; without variants the flag is true.
+// subjectOf returns whom f is evaluated for: person, or the group of f's type; ok is
+// false when f is aggregated by a type the team has not mapped or the request has no
+// group of.
+func (t *team) subjectOf(f *flag, person subject, groups map[string]subject) (subject, bool) {
+	if f.groupIndex == personAggregation {
+		return person, true
+	}
+	name, mapped := t.groupTypes[f.groupIndex]
+	if !mapped {
+		return subject{}, false
+	}
+	g, ok := groups[name]
+	return g, ok
+}
+
+// noGroupType is f's answer when its group is missing: false, as PostHog answers.
+func (f *flag) noGroupType() flagValue {
+	return flagValue{id: f.id, key: f.key, reason: reasonNoGroupType, condition: -1}
+}
+
+// evaluate returns f's value for distinctID (a group key for a group-aggregated
+// flag), following PostHog: the first condition group (variant overrides first)
+// whose properties match and whose rollout admits the id decides; the variant is
+// the group's override, else the one whose range holds the variant hash; without
+// variants the flag is true.
 func (f *flag) evaluate(distinctID string, props map[string]any) flagValue {
 	out := flagValue{id: f.id, key: f.key, reason: reasonNoConditionMatch, condition: -1}
 	if f.unsupported != "" {

@@ -12,7 +12,8 @@ type flagFilters struct {
 	Groups       []conditionJSON            `json:"groups"`
 	Multivariate *multivariateJSON          `json:"multivariate"`
 	Payloads     map[string]json.RawMessage `json:"payloads"`
-	// AggregationGroupTypeIndex marks a group-aggregated flag (not evaluated here).
+	// AggregationGroupTypeIndex marks a group-aggregated flag: it is evaluated for the
+	// request's group of that type (group_type_mapping), not for the distinct_id.
 	AggregationGroupTypeIndex *int `json:"aggregation_group_type_index"`
 }
 
@@ -20,6 +21,9 @@ type conditionJSON struct {
 	Properties        []propertyJSON `json:"properties"`
 	RolloutPercentage *float64       `json:"rollout_percentage"`
 	Variant           *string        `json:"variant"`
+	// AggregationGroupTypeIndex, when it differs from the flag's, is PostHog's mixed
+	// targeting (not evaluated here).
+	AggregationGroupTypeIndex *int `json:"aggregation_group_type_index"`
 }
 
 type multivariateJSON struct {
@@ -31,6 +35,9 @@ type variantJSON struct {
 	RolloutPercentage float64 `json:"rollout_percentage"`
 }
 
+// personAggregation is flag.groupIndex for a flag evaluated per person.
+const personAggregation = -1
+
 // flag is one compiled feature flag, ready to evaluate.
 type flag struct {
 	id         int64 // feature_flags.id, the SDKs' metadata.id
@@ -38,7 +45,11 @@ type flag struct {
 	conditions []condition
 	variants   []variant
 	payloads   map[string]json.RawMessage
-	// propKeys are the person property keys the flag's filters read.
+	// groupIndex is the group type index the flag is aggregated by, or
+	// personAggregation: whose key it hashes and whose properties it reads.
+	groupIndex int
+	// propKeys are the property keys the flag's filters read, of the person or of
+	// the group (groupIndex).
 	propKeys []string
 	// unsupported says why the flag cannot be evaluated here; empty when it can.
 	unsupported string
@@ -70,9 +81,9 @@ func compileFlag(key string, filters []byte) (*flag, error) {
 	if err := dec.Decode(&ff); err != nil {
 		return nil, fmt.Errorf("flag %q: parse filters: %w", key, err)
 	}
-	f := &flag{key: key, payloads: ff.Payloads}
+	f := &flag{key: key, payloads: ff.Payloads, groupIndex: personAggregation}
 	if ff.AggregationGroupTypeIndex != nil {
-		f.unsupported = "group-aggregated flags are not evaluated"
+		f.groupIndex = *ff.AggregationGroupTypeIndex
 	}
 	if ff.Multivariate != nil {
 		lo := 0.0
@@ -92,8 +103,11 @@ func compileFlag(key string, filters []byte) (*flag, error) {
 		if g.Variant != nil && f.hasVariant(*g.Variant) {
 			c.variant = *g.Variant
 		}
+		if a := g.AggregationGroupTypeIndex; a != nil && *a != f.groupIndex && f.unsupported == "" {
+			f.unsupported = fmt.Sprintf("group %d is aggregated by group type index %d, not as its flag: mixed targeting is not evaluated", i, *a)
+		}
 		for j, p := range g.Properties {
-			pf, err := compileProperty(p)
+			pf, err := compileProperty(p, f.groupIndex)
 			if err != nil {
 				return nil, fmt.Errorf("flag %q: group %d property %d: %w", key, i, j, err)
 			}

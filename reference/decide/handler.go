@@ -125,7 +125,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(t.propKeys) > 0 {
 		props, known = h.personProperties(r.Context(), t, distinctID, req.PersonProperties)
 	}
-	ev := t.evaluate(distinctID, props, known)
+	person := subject{id: distinctID, props: props, known: known}
+	ev := t.evaluate(person, h.groupSubjects(r.Context(), t, req))
 	h.metrics.countFlags(ev)
 	h.metrics.requests.WithLabelValues(outcomeOK).Inc()
 	v := apiVersion(r)

@@ -22,6 +22,7 @@ type metrics struct {
 	requests      *prometheus.CounterVec
 	flags         *prometheus.CounterVec
 	personLookups *prometheus.CounterVec
+	groupLookups  *prometheus.CounterVec
 	refreshes     *prometheus.CounterVec
 	cacheAge      prometheus.GaugeFunc
 	cacheFlags    prometheus.GaugeFunc
@@ -36,6 +37,8 @@ func newMetrics(h *Handler) *metrics {
 			Name: "flags_evaluated_total", Help: "Feature flags evaluated, by result (enabled, disabled, error)."}, []string{"result"}),
 		personLookups: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "person_lookups_total", Help: "Person property reads, by result (found, not_found, skipped, error)."}, []string{"result"}),
+		groupLookups: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "group_lookups_total", Help: "Group property reads for group-aggregated flags, by result (found, not_found, skipped, error)."}, []string{"result"}),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "cache_refreshes_total", Help: "Flag cache refreshes, by result (ok, error)."}, []string{"result"}),
 		cacheAge: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
@@ -51,7 +54,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.flags, m.personLookups, m.refreshes, m.cacheAge, m.cacheFlags} {
+	for _, c := range []prometheus.Collector{m.requests, m.flags, m.personLookups, m.groupLookups, m.refreshes, m.cacheAge, m.cacheFlags} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("decide: register metrics: %w", err)
 		}

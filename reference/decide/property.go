@@ -14,12 +14,14 @@ type propertyJSON struct {
 	Value    any    `json:"value"`
 	Operator string `json:"operator"`
 	Type     string `json:"type"`
+	// GroupTypeIndex is the group type a "group" filter reads.
+	GroupTypeIndex *int `json:"group_type_index"`
 }
 
 // operator is a property filter operator, as PostHog names them.
 type operator string
 
-// The operators evaluated on person properties.
+// The operators evaluated on person and group properties.
 const (
 	opExact        operator = "exact"
 	opIsNot        operator = "is_not"
@@ -55,15 +57,15 @@ type propertyFilter struct {
 	unsupported string
 }
 
-func compileProperty(p propertyJSON) (propertyFilter, error) {
+// compileProperty compiles one filter of a flag aggregated by groupIndex
+// (personAggregation for a person flag). A filter reading anything other than the
+// flag's own subject (the person, or the group of groupIndex) is left unsupported.
+func compileProperty(p propertyJSON, groupIndex int) (propertyFilter, error) {
 	pf := propertyFilter{key: p.Key, op: operator(p.Operator)}
 	if pf.op == "" {
 		pf.op = opExact
 	}
-	switch p.Type {
-	case "", "person":
-	default:
-		pf.unsupported = fmt.Sprintf("%s property filters are not evaluated", p.Type)
+	if pf.unsupported = unsupportedTarget(p, groupIndex); pf.unsupported != "" {
 		return pf, nil
 	}
 	if p.Key == "" {
@@ -90,6 +92,27 @@ func compileProperty(p propertyJSON) (propertyFilter, error) {
 		return pf, fmt.Errorf("operator %q is not supported", p.Operator)
 	}
 	return pf, nil
+}
+
+// unsupportedTarget says why filter p cannot be evaluated in a flag aggregated by
+// groupIndex, or "" when it reads the flag's own subject.
+func unsupportedTarget(p propertyJSON, groupIndex int) string {
+	switch {
+	case p.Type == "" || p.Type == "person":
+		if groupIndex != personAggregation {
+			return "person property filters in a group-aggregated flag are not evaluated (PostHog matches a group flag on group properties)"
+		}
+	case p.Type == "group":
+		switch {
+		case groupIndex == personAggregation:
+			return "group property filters are evaluated only in a flag aggregated by their group type (aggregation_group_type_index)"
+		case p.GroupTypeIndex != nil && *p.GroupTypeIndex != groupIndex:
+			return fmt.Sprintf("a group property filter on group type index %d in a flag aggregated by group type index %d is not evaluated", *p.GroupTypeIndex, groupIndex)
+		}
+	default:
+		return fmt.Sprintf("%s property filters are not evaluated", p.Type)
+	}
+	return ""
 }
 
 // match evaluates the filter against props. A property absent from props matches

@@ -19,7 +19,11 @@ type decideRequest struct {
 	DollarToken      string          `json:"$token"`
 	DistinctID       json.RawMessage `json:"distinct_id"`
 	PersonProperties map[string]any  `json:"person_properties"`
-	Groups           map[string]any  `json:"groups"`
+	// Groups maps group type names to the keys of the caller's groups, e.g.
+	// {"company":"acme"}; GroupProperties maps them to properties of those groups
+	// that override the stored ones, e.g. {"company":{"plan":"pro"}}.
+	Groups          map[string]any `json:"groups"`
+	GroupProperties map[string]any `json:"group_properties"`
 }
 
 // requestError is a client error with its HTTP status and PostHog-style body.
@@ -40,7 +44,7 @@ func parseRequest(body []byte) (*decideRequest, string, string, *requestError) {
 	dec.UseNumber()
 	if err := dec.Decode(&req); err != nil {
 		return nil, "", "", &requestError{status: http.StatusBadRequest, kind: "validation_error", code: "malformed_request",
-			detail: "the body must be a JSON object {token, distinct_id, person_properties?}: " + err.Error()}
+			detail: "the body must be a JSON object {token, distinct_id, person_properties?, groups?, group_properties?}: " + err.Error()}
 	}
 	token, rerr := pickToken(req.Token, req.APIKey, req.DollarToken)
 	if rerr != nil {

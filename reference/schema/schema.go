@@ -8,6 +8,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -112,12 +113,53 @@ func ApplyClickHouse(ctx context.Context, conn driver.Conn, database string) err
 	}
 	for _, m := range migrations {
 		for _, stmt := range splitStatements(strings.ReplaceAll(m.SQL, "{db}", quoteIdent(database))) {
-			if err := conn.Exec(ctx, stmt); err != nil {
+			if err := execClickHouse(ctx, conn, stmt); err != nil {
 				return fmt.Errorf("clickhouse migration %s: %w", m.Version, err)
 			}
 		}
 	}
 	return nil
+}
+
+// addColumnIfNotExists matches "ALTER TABLE db.table ADD COLUMN IF NOT EXISTS name ...",
+// one column per statement. Groups: 1 the statement up to ADD COLUMN, 2 the database,
+// 3 the table, 4 the column name, 5 the rest (type, default).
+var addColumnIfNotExists = regexp.MustCompile("(?is)^(ALTER\\s+TABLE\\s+(`(?:[^`\\\\]|\\\\.)+`|\\w+)\\.(`[^`]+`|\\w+)\\s+ADD\\s+COLUMN\\s+)" +
+	"IF\\s+NOT\\s+EXISTS\\s+(`[^`]+`|\\w+)(\\s.*)$")
+
+// execClickHouse runs one migration statement. ClickHouse 18.16 does not parse
+// ADD COLUMN IF NOT EXISTS, so that clause is done here, the same way on every
+// version: the column is added without it when system.columns lacks it. A failed
+// add is forgiven when the column exists after all (a concurrent migration added it).
+func execClickHouse(ctx context.Context, conn driver.Conn, stmt string) error {
+	m := addColumnIfNotExists.FindStringSubmatch(stmt)
+	if m == nil {
+		return conn.Exec(ctx, stmt)
+	}
+	db, table, column := unquoteIdent(m[2]), unquoteIdent(m[3]), unquoteIdent(m[4])
+	exists, err := columnExists(ctx, conn, db, table, column)
+	if err != nil || exists {
+		return err
+	}
+	addErr := conn.Exec(ctx, m[1]+m[4]+m[5])
+	if addErr == nil {
+		return nil
+	}
+	if exists, err := columnExists(ctx, conn, db, table, column); err == nil && exists {
+		return nil
+	}
+	return fmt.Errorf("add column %s to %s.%s: %w", column, db, table, addErr)
+}
+
+// columnExists says whether database.table has column, from system.columns.
+func columnExists(ctx context.Context, conn driver.Conn, database, table, column string) (bool, error) {
+	var n uint64
+	err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
+		database, table, column).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up column %s of %s.%s in system.columns: %w", column, database, table, err)
+	}
+	return n > 0, nil
 }
 
 // splitStatements cuts a SQL file at semicolons that end a line, dropping comment-only
@@ -161,3 +203,11 @@ func stripComments(s string) string {
 }
 
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "\\`") + "`" }
+
+// unquoteIdent undoes quoteIdent; a bare identifier is returned as it is.
+func unquoteIdent(s string) string {
+	if len(s) < 2 || s[0] != '`' || s[len(s)-1] != '`' {
+		return s
+	}
+	return strings.ReplaceAll(s[1:len(s)-1], "\\`", "`")
+}

@@ -18,6 +18,7 @@ type eventRow struct {
 	timestamp  time.Time
 	createdAt  time.Time
 	ip         string
+	groups     [maxGroupTypes]string // $group_0..$group_4
 }
 
 // rowKey identifies a row the way the events table folds duplicates.
@@ -27,17 +28,40 @@ type rowKey struct {
 }
 
 // pendingBatch is what has been consumed since the last flush: the rows to insert
-// (deduplicated by team and uuid) and, per partition, the offset to commit once they are in.
+// (deduplicated by team and uuid), the person overrides its merges left (the newest
+// version of each) and, per partition, the offset to commit once all of them are in.
 type pendingBatch struct {
-	rows    []eventRow
-	seen    map[rowKey]struct{}
-	offsets map[string]map[int32]kgo.EpochOffset
-	records int
-	started time.Time
+	rows      []eventRow
+	seen      map[rowKey]struct{}
+	overrides map[overrideKey]personOverride
+	offsets   map[string]map[int32]kgo.EpochOffset
+	records   int
+	started   time.Time
 }
 
 func newPendingBatch() *pendingBatch {
-	return &pendingBatch{seen: map[rowKey]struct{}{}, offsets: map[string]map[int32]kgo.EpochOffset{}}
+	return &pendingBatch{seen: map[rowKey]struct{}{}, overrides: map[overrideKey]personOverride{},
+		offsets: map[string]map[int32]kgo.EpochOffset{}}
+}
+
+// addOverrides queues person override rows for ClickHouse, keeping the newest version
+// of each (team, old person).
+func (b *pendingBatch) addOverrides(rows ...personOverride) {
+	for _, r := range rows {
+		k := overrideKey{r.team, r.old}
+		if cur, ok := b.overrides[k]; !ok || r.version > cur.version {
+			b.overrides[k] = r
+		}
+	}
+}
+
+// overrideRows lists the queued person overrides.
+func (b *pendingBatch) overrideRows() []personOverride {
+	out := make([]personOverride, 0, len(b.overrides))
+	for _, r := range b.overrides {
+		out = append(out, r)
+	}
+	return out
 }
 
 // add queues row (unless the batch already has its uuid) and marks rec done.

@@ -28,8 +28,9 @@ func (w *Worker) deadLetter(cl *kgo.Client, rec *kgo.Record, pe *poisonError) {
 }
 
 // flushLocked makes the batch durable and commits its offsets: dead letters acknowledged,
-// rows inserted (retried with backoff until ctx is done), then the commit. w.mu is held.
-// On an insert failure the batch is kept and nothing is committed.
+// event rows then person override rows inserted (each retried with backoff until ctx is
+// done), then the commit. w.mu is held. On an insert failure the batch is kept and
+// nothing is committed, so a merge whose overrides are not in ClickHouse is replayed.
 func (w *Worker) flushLocked(ctx context.Context, cl *kgo.Client) error {
 	b := w.batch
 	if b.empty() {
@@ -52,11 +53,22 @@ func (w *Worker) flushLocked(ctx context.Context, cl *kgo.Client) error {
 	}
 	w.metrics.inserted.Add(float64(len(b.rows)))
 	w.metrics.batchSize.Observe(float64(len(b.rows)))
+	overrides := b.overrideRows()
+	err = w.retry(ctx, "clickhouse insert person overrides", func(ctx context.Context) error {
+		if err := insertOverrides(ctx, w.cfg.ClickHouse, w.cfg.Database, overrides); err != nil {
+			w.metrics.insertErrors.Inc()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("insert %d person overrides: %w", len(overrides), err)
+	}
 	if w.afterInsert != nil {
 		w.afterInsert()
 	}
 	err = w.commit(ctx, cl, b.offsets)
-	w.log.Debug("batch flushed", "rows", len(b.rows), "messages", b.records, "commit_err", err)
+	w.log.Debug("batch flushed", "rows", len(b.rows), "person_overrides", len(overrides), "messages", b.records, "commit_err", err)
 	w.batch.reset() // the rows are in: a failed commit only means a harmless replay
 	return err
 }

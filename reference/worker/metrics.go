@@ -19,6 +19,9 @@ type metrics struct {
 	insertErrors      prometheus.Counter
 	commitErrors      prometheus.Counter
 	lag               *prometheus.GaugeVec
+	// groupTypesUnmapped counts group types of events left out because their team
+	// had five group types already.
+	groupTypesUnmapped prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -44,6 +47,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "shakedown_worker_consumer_lag", Help: "High watermark minus the next offset to consume, per partition, as of the last fetch."},
 			[]string{"topic", "partition"}),
+		groupTypesUnmapped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shakedown_worker_group_types_unmapped_total", Help: "Groups of events left out because their team had 5 group types already (PostHog's limit); the events are stored."}),
 	}
 	if reg == nil {
 		return m, nil
@@ -66,6 +71,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.insertErrors = reg1(m.insertErrors).(prometheus.Counter)
 	m.commitErrors = reg1(m.commitErrors).(prometheus.Counter)
 	m.lag = reg1(m.lag).(*prometheus.GaugeVec)
+	m.groupTypesUnmapped = reg1(m.groupTypesUnmapped).(prometheus.Counter)
 	if err != nil {
 		return nil, fmt.Errorf("register worker metrics: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,10 @@ const (
 	eventCreateAlias = "$create_alias"
 )
 
+// eventGroupIdentify sets a group's properties. It creates no person: posthog-node and
+// posthog-go send it with the distinct_id "$<type>_<key>" when given none.
+const eventGroupIdentify = "$groupidentify"
+
 // poisonError marks a message that can never be processed: it goes to the dead-letter
 // topic instead of being retried.
 type poisonError struct {
@@ -55,11 +60,15 @@ type parsedEvent struct {
 	// $create_alias (alias); empty for other events.
 	mergeWith string
 	identify  bool
-	// personless: $process_person_profile is false, so the event creates and
-	// updates no person ($set, $set_once and merges are ignored, as PostHog
+	// personless: $process_person_profile is false, or the event is a
+	// $groupidentify, so the event creates and updates no person ($set, $set_once and merges are ignored, as PostHog
 	// does); it carries its distinct_id's person if one exists.
 	personless bool
 	timestamp  time.Time
+	// groups are the entries of $groups (type -> key) with a type and key, by type.
+	groups []groupRef
+	// groupIdentify is set for a $groupidentify with a $group_type and $group_key.
+	groupIdentify *groupIdentify
 }
 
 // rawData is the part of PostHog's event JSON the worker reads.
@@ -127,7 +136,13 @@ func parseMessage(value []byte, now time.Time) (parsedEvent, error) {
 	if p.mergeWith == msg.DistinctID {
 		p.mergeWith = ""
 	}
-	if bytes.Equal(bytes.TrimSpace(props["$process_person_profile"]), []byte("false")) {
+	p.groups = parseGroups(props["$groups"])
+	if data.Event == eventGroupIdentify {
+		if p.groupIdentify, err = parseGroupIdentify(props); err != nil {
+			return parsedEvent{}, err
+		}
+	}
+	if data.Event == eventGroupIdentify || bytes.Equal(bytes.TrimSpace(props["$process_person_profile"]), []byte("false")) {
 		p.personless = true
 		p.set, p.setOnce, p.mergeWith, p.identify = nil, nil, "", false
 	}
@@ -138,6 +153,43 @@ func parseMessage(value []byte, now time.Time) (parsedEvent, error) {
 	_, ignoreSentAt := props["$ignore_sent_at"]
 	p.timestamp = eventTimestamp(parseTime(msg.Now, now), data.Timestamp, data.Offset, sentAt, ignoreSentAt)
 	return p, nil
+}
+
+// parseGroups reads $groups, an object of group type -> group key, sorted by type so
+// that new types get their indexes in a stable order. Keys may be strings or numbers;
+// entries with an empty type or key, and a $groups that is not an object, are ignored,
+// as PostHog ignores them.
+func parseGroups(raw json.RawMessage) []groupRef {
+	var m map[string]json.RawMessage
+	if len(raw) == 0 || json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	out := make([]groupRef, 0, len(m))
+	for typ, v := range m {
+		if key := jsonString(v); typ != "" && key != "" {
+			out = append(out, groupRef{typ: typ, key: key})
+		}
+	}
+	slices.SortFunc(out, func(a, b groupRef) int { return strings.Compare(a.typ, b.typ) })
+	return out
+}
+
+// parseGroupIdentify reads a $groupidentify's $group_type, $group_key and $group_set;
+// nil when the type or key is missing (the event is stored, no group is set). A
+// $group_set that is not an object is a *poisonError, as a bad $set is.
+func parseGroupIdentify(props map[string]json.RawMessage) (*groupIdentify, error) {
+	typ, key := jsonString(props["$group_type"]), jsonString(props["$group_key"])
+	if typ == "" || key == "" {
+		return nil, nil
+	}
+	set, err := mergeObjects(props["$group_set"])
+	if err != nil {
+		return nil, poison(reasonInvalidProperties, "$group_set: %v", err)
+	}
+	if set == nil {
+		set = []byte("{}")
+	}
+	return &groupIdentify{groupRef: groupRef{typ: typ, key: key}, set: set}, nil
 }
 
 // eventTimestamp adjusts the client's clock to capture's the way PostHog does: with both

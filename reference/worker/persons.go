@@ -46,22 +46,25 @@ func (s personStore) lookupMany(ctx context.Context, team int64, distinctIDs []s
 	return out, nil
 }
 
-// getOrCreate returns the person of (team, distinctID), creating it when missing.
-func (s personStore) getOrCreate(ctx context.Context, team int64, distinctID string) (uuid.UUID, error) {
-	found, err := s.getOrCreateMany(ctx, team, []string{distinctID})
+// getOrCreate returns the person of (team, distinctID), creating it when missing, and
+// the overrides the creation cleared (see getOrCreateMany).
+func (s personStore) getOrCreate(ctx context.Context, team int64, distinctID string) (uuid.UUID, []personOverride, error) {
+	found, cleared, err := s.getOrCreateMany(ctx, team, []string{distinctID})
 	if err != nil {
-		return uuid.Nil, err
+		return uuid.Nil, nil, err
 	}
-	return found[distinctID], nil
+	return found[distinctID], cleared, nil
 }
 
 // getOrCreateMany returns the person of every distinct id of team, creating the missing
 // ones in one transaction. Candidates get deterministic uuids (personUUID), so a replay
 // creates nothing new; a candidate beaten by a concurrent writer is removed again.
-func (s personStore) getOrCreateMany(ctx context.Context, team int64, distinctIDs []string) (map[string]uuid.UUID, error) {
+// A person created with a uuid that was merged away loses its person override in the
+// same transaction; the returned clearing rows are for ClickHouse's person_overrides.
+func (s personStore) getOrCreateMany(ctx context.Context, team int64, distinctIDs []string) (map[string]uuid.UUID, []personOverride, error) {
 	found, err := s.lookupMany(ctx, team, distinctIDs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var missing []string
 	seen := make(map[string]bool, len(distinctIDs))
@@ -72,13 +75,14 @@ func (s personStore) getOrCreateMany(ctx context.Context, team int64, distinctID
 		}
 	}
 	if len(missing) == 0 {
-		return found, nil
+		return found, nil, nil
 	}
 	slices.Sort(missing) // a fixed lock order keeps concurrent workers from deadlocking
 	candidates := make([]uuid.UUID, len(missing))
 	for i, did := range missing {
 		candidates[i] = personUUID(team, did)
 	}
+	var cleared []personOverride
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		b.Queue(`INSERT INTO persons (team_id, uuid) SELECT $1, u FROM unnest($2::uuid[]) AS u
@@ -96,12 +100,17 @@ func (s personStore) getOrCreateMany(ctx context.Context, team int64, distinctID
 		})
 		b.Queue(`DELETE FROM persons p WHERE p.team_id = $1 AND p.uuid = ANY($2)
 			AND NOT EXISTS (SELECT 1 FROM person_distinct_ids d WHERE d.person_id = p.id)`, team, candidates)
+		b.Queue(clearOverrideSQL, team, candidates).Query(func(rows pgx.Rows) error {
+			var err error
+			cleared, err = scanClearedOverrides(rows, team)
+			return err
+		})
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create %d persons for team %d: %w", len(missing), team, err)
+		return nil, nil, fmt.Errorf("create %d persons for team %d: %w", len(missing), team, err)
 	}
-	return found, nil
+	return found, cleared, nil
 }
 
 // applySet applies $set_once (only keys the person lacks) then $set (overwrites) to the
@@ -139,10 +148,16 @@ type personRow struct {
 // merge joins other's person into keep's, in one transaction: $identify (identify=true,
 // other = $anon_distinct_id) and $create_alias (other = alias). The survivor is always
 // keep's person when both have one; other's person's distinct ids move to it, its
-// properties fill the keys the survivor lacks, and it is deleted. Replaying a merge finds
-// both distinct ids on one person and changes nothing.
-func (s personStore) merge(ctx context.Context, team int64, keep, other string, identify bool) (uuid.UUID, error) {
+// properties fill the keys the survivor lacks, and it is deleted, leaving a person
+// override to the survivor (recordOverride). Replaying a merge finds both distinct ids
+// on one person and changes nothing.
+//
+// Whenever both distinct ids have a person (a merge, or its replay), it also returns
+// every override whose target is the survivor, for ClickHouse's person_overrides; when
+// it creates a person, the override that person's uuid had, cleared.
+func (s personStore) merge(ctx context.Context, team int64, keep, other string, identify bool) (uuid.UUID, []personOverride, error) {
 	var out uuid.UUID
+	var overrides []personOverride
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, ($2::bigint % 2147483647)::int)", mergeLockKey, team); err != nil {
 			return fmt.Errorf("lock team: %w", err)
@@ -155,6 +170,11 @@ func (s personStore) merge(ctx context.Context, team int64, keep, other string, 
 		if err != nil {
 			return err
 		}
+		bothHavePersons := kp != nil && op != nil
+		// joined is the distinct id that had no person and now has kp's.
+		// Its personless events ($process_person_profile: false) were stored
+		// with personUUID(joined): an override points them at kp.
+		var joined string
 		switch {
 		case kp == nil && op == nil:
 			p, err := createPerson(ctx, tx, team, keep)
@@ -164,18 +184,25 @@ func (s personStore) merge(ctx context.Context, team int64, keep, other string, 
 			if err := addDistinctIDs(ctx, tx, team, p.id, keep, other); err != nil {
 				return err
 			}
-			kp = p
+			if overrides, err = clearOverrides(ctx, tx, team, p.uuid); err != nil {
+				return err
+			}
+			kp, joined = p, other
 		case kp == nil:
 			if err := addDistinctIDs(ctx, tx, team, op.id, keep); err != nil {
 				return err
 			}
-			kp = op
+			kp, joined = op, keep
 		case op == nil:
 			if err := addDistinctIDs(ctx, tx, team, kp.id, other); err != nil {
 				return err
 			}
+			joined = other
 		case kp.id != op.id:
 			if err := mergePersons(ctx, tx, kp, op, identify); err != nil {
+				return err
+			}
+			if err := recordOverride(ctx, tx, team, op.uuid, kp.uuid); err != nil {
 				return err
 			}
 			identify = false // done by mergePersons
@@ -185,13 +212,27 @@ func (s personStore) merge(ctx context.Context, team int64, keep, other string, 
 				return fmt.Errorf("mark person identified: %w", err)
 			}
 		}
+		if joined != "" {
+			if pl := personUUID(team, joined); pl != kp.uuid {
+				if err := recordOverride(ctx, tx, team, pl, kp.uuid); err != nil {
+					return err
+				}
+			}
+		}
+		if bothHavePersons || joined != "" {
+			onto, err := overridesOnto(ctx, tx, team, kp.uuid)
+			if err != nil {
+				return err
+			}
+			overrides = append(overrides, onto...)
+		}
 		out = kp.uuid
 		return nil
 	})
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("merge distinct_id %q into %q (team %d): %w", other, keep, team, err)
+		return uuid.Nil, nil, fmt.Errorf("merge distinct_id %q into %q (team %d): %w", other, keep, team, err)
 	}
-	return out, nil
+	return out, overrides, nil
 }
 
 // personOf locks and returns the person of distinctID, or nil.

@@ -17,6 +17,10 @@ type item struct {
 	team     int64
 	personID uuid.UUID
 	poison   *poisonError // set: the record goes to the dead-letter topic
+	// groupKeys are the event's $group_0..$group_4; groupsDone says they are filled
+	// and its $groupidentify applied (see resolveGroups).
+	groupKeys  [maxGroupTypes]string
+	groupsDone bool
 }
 
 // writesPersons says the event changes persons beyond get-or-create, so it is handled
@@ -69,13 +73,13 @@ func (w *Worker) process(ctx context.Context, cl *kgo.Client, recs []*kgo.Record
 // (a permanent error), the items are resolved one by one so that only the offending
 // event goes to the dead-letter topic and the partition moves on.
 func (w *Worker) resolveSegment(ctx context.Context, seg []item) error {
-	err := w.retry(ctx, "resolve persons", func(ctx context.Context) error { return w.resolve(ctx, seg) })
+	err := w.retry(ctx, "resolve persons and groups", func(ctx context.Context) error { return w.resolveWithGroups(ctx, seg) })
 	if err == nil || !isPermanent(err) {
 		return err
 	}
 	for k := range seg {
 		it := seg[k : k+1]
-		err := w.retry(ctx, "resolve persons", func(ctx context.Context) error { return w.resolve(ctx, it) })
+		err := w.retry(ctx, "resolve persons and groups", func(ctx context.Context) error { return w.resolveWithGroups(ctx, it) })
 		switch {
 		case err == nil:
 		case isPermanent(err):
@@ -85,6 +89,14 @@ func (w *Worker) resolveSegment(ctx context.Context, seg []item) error {
 		}
 	}
 	return nil
+}
+
+// resolveWithGroups is resolve, then resolveGroups.
+func (w *Worker) resolveWithGroups(ctx context.Context, seg []item) error {
+	if err := w.resolve(ctx, seg); err != nil {
+		return err
+	}
+	return w.resolveGroups(ctx, seg)
 }
 
 // resolve finds the team and person of every item in seg: one item that writes persons,
@@ -112,10 +124,11 @@ func (w *Worker) resolve(ctx context.Context, seg []item) error {
 		return err
 	}
 	for team, dids := range distinctIDsByTeam(seg, func(it *item) bool { return true }) {
-		found, err := w.persons.getOrCreateMany(ctx, team, dids)
+		found, cleared, err := w.persons.getOrCreateMany(ctx, team, dids)
 		if err != nil {
 			return err
 		}
+		w.batch.addOverrides(cleared...) // at once, like writePersons does
 		for k := range seg {
 			it := &seg[k]
 			if it.poison != nil || it.team != team || it.personID != uuid.Nil {
@@ -173,19 +186,23 @@ func (w *Worker) writePersons(ctx context.Context, it *item) error {
 		return nil
 	}
 	did := it.ev.msg.DistinctID
+	var overrides []personOverride
 	var err error
 	if it.ev.mergeWith != "" || it.ev.identify {
 		other := it.ev.mergeWith
 		if other == "" {
 			other = did // $identify without $anon_distinct_id: only marks the person identified
 		}
-		it.personID, err = w.persons.merge(ctx, it.team, did, other, it.ev.identify)
+		it.personID, overrides, err = w.persons.merge(ctx, it.team, did, other, it.ev.identify)
 	} else {
-		it.personID, err = w.persons.getOrCreate(ctx, it.team, did)
+		it.personID, overrides, err = w.persons.getOrCreate(ctx, it.team, did)
 	}
 	if err != nil {
 		return err
 	}
+	// Queued at once, not with the event: when a later step fails and the resolve is
+	// retried, an override cleared by this creation is not returned again.
+	w.batch.addOverrides(overrides...)
 	return w.persons.applySet(ctx, it.team, did, it.ev.set, it.ev.setOnce)
 }
 
@@ -206,6 +223,7 @@ func (w *Worker) addToBatch(cl *kgo.Client, it *item, now time.Time) {
 		timestamp:  it.ev.timestamp,
 		createdAt:  now,
 		ip:         it.ev.msg.IP,
+		groups:     it.groupKeys,
 	}, it.rec)
 }
 

@@ -2,6 +2,12 @@
 // wrote to Kafka, keeps persons in PostgreSQL ($identify, $create_alias, $set, $set_once)
 // and inserts events into ClickHouse in size- and time-bounded batches.
 //
+// Groups work as in PostHog: each group type of an event's $groups gets the lowest free
+// index 0..4 of its team (group_type_mapping) and the event's key for it is stored in the
+// events column $group_<index>; a team's sixth type is not mapped (the event is stored
+// without it, logged once, counted). $groupidentify merges $group_set into the group's
+// properties (groups) and, like $process_person_profile false, creates no person.
+//
 // Delivery is at least once: a partition's offsets are committed only after every message
 // up to them was inserted or dead-lettered, so a crash replays what was not committed.
 // Replays are harmless: person writes are idempotent and ClickHouse's events table folds
@@ -76,6 +82,8 @@ type Worker struct {
 	metrics *metrics
 	teams   *teamCache
 	persons personStore
+	// groupTypes maps group type names to indexes per team (group_type_mapping).
+	groupTypes *groupTypeCache
 
 	mu    sync.Mutex // guards batch; held while processing and flushing
 	batch *pendingBatch
@@ -124,12 +132,13 @@ func New(cfg Config) (*Worker, error) {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	return &Worker{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "worker", "group", cfg.Group),
-		metrics: m,
-		teams:   newTeamCache(cfg.Postgres, teamHitTTL, teamMissTTL),
-		persons: personStore{pool: cfg.Postgres},
-		batch:   newPendingBatch(),
+		cfg:        cfg,
+		log:        cfg.Logger.With("component", "worker", "group", cfg.Group),
+		metrics:    m,
+		teams:      newTeamCache(cfg.Postgres, teamHitTTL, teamMissTTL),
+		persons:    personStore{pool: cfg.Postgres},
+		groupTypes: newGroupTypeCache(cfg.Postgres),
+		batch:      newPendingBatch(),
 	}, nil
 }
 
