@@ -19,6 +19,9 @@ func TestTenThousandEventsLandExactlyOnce(t *testing.T) {
 	cfg.BatchSize = 2000
 	stop := runWorker(t, cfg)
 	e.waitRows(t, 10_000, 2*time.Minute)
+	// The rows are all in before the last duplicates are even polled: wait until
+	// every message is committed (within a minute), not just until the rows are in.
+	e.waitCommitted(t, cfg.Group, len(msgs))
 	if err := stop(); err != nil {
 		t.Fatalf("worker: %v", err)
 	}
@@ -33,7 +36,7 @@ func TestTenThousandEventsLandExactlyOnce(t *testing.T) {
 		t.Errorf("%d rows without a person or with a wrong team", n)
 	}
 	if got := e.committed(t, cfg.Group); got != int64(len(msgs)) {
-		t.Errorf("committed offsets sum to %d, want %d (every message)", got, len(msgs))
+		t.Errorf("committed offsets sum to %d after the stop, want %d (every message)", got, len(msgs))
 	}
 	var persons int
 	if err := e.pg.QueryRow(context.Background(), "SELECT count(*) FROM persons").Scan(&persons); err != nil {
