@@ -83,13 +83,7 @@ func (h *Handler) groupProperties(ctx context.Context, t *team, index int, key s
 		return fromRequest, true
 	}
 	h.metrics.groupLookups.WithLabelValues("found").Inc()
-	if stored == nil {
-		stored = make(map[string]any, len(fromRequest))
-	}
-	for k, v := range fromRequest {
-		stored[k] = v
-	}
-	return stored, true
+	return overlay(stored, fromRequest), true
 }
 
 // storedGroupProperties returns the stored properties of group (index, key) of

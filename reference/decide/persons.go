@@ -54,11 +54,17 @@ func (h *Handler) personProperties(ctx context.Context, t *team, distinctID stri
 		return fromRequest, true
 	}
 	h.metrics.personLookups.WithLabelValues("found").Inc()
+	return overlay(stored, fromRequest), true
+}
+
+// overlay returns stored with the keys of fromRequest written over it (the
+// request wins); stored may be nil and is changed in place otherwise.
+func overlay(stored, fromRequest map[string]any) map[string]any {
 	if stored == nil {
 		stored = make(map[string]any, len(fromRequest))
 	}
 	for k, v := range fromRequest {
 		stored[k] = v
 	}
-	return stored, true
+	return stored
 }
