@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 type e2eFlags struct {
 	state, target, token  string
 	clickhouse, database  string
+	chUser, chPassword    string
 	events, people        int
 	concurrency, maxBatch int
 	seed                  uint64
@@ -70,6 +72,8 @@ Exit status 1 when a check fails, 2 for a wrong flag.`,
 	fl.StringVar(&f.token, "token", "", "project API token (default: from --state)")
 	fl.StringVar(&f.clickhouse, "clickhouse", "", "ClickHouse native address host:port (default: from --state)")
 	fl.StringVar(&f.database, "clickhouse-database", "default", "ClickHouse database holding the events table")
+	fl.StringVar(&f.chUser, "clickhouse-user", "", "ClickHouse user (default: from --state, else \"default\")")
+	fl.StringVar(&f.chPassword, "clickhouse-password", "", "ClickHouse password (default: from --state, else $CLICKHOUSE_PASSWORD; prefer those to keep it off the command line)")
 	fl.IntVar(&f.events, "events", 10_000, "how many events to send (with --sdk: captures per SDK, default 200; posthog-js sends at most 30 per page)")
 	fl.IntVar(&f.people, "people", 500, "how many distinct people the events come from")
 	fl.IntVar(&f.concurrency, "concurrency", 8, "requests in flight")
@@ -94,6 +98,8 @@ func runE2E(ctx context.Context, stdout, stderr io.Writer, f e2eFlags) error {
 		f.target = orFlag(f.target, e.CaptureURL)
 		f.token = orFlag(f.token, e.Token)
 		f.clickhouse = orFlag(f.clickhouse, e.ClickHouseNative)
+		f.chUser = orFlag(f.chUser, e.ClickHouseUser)
+		f.chPassword = orFlag(f.chPassword, e.ClickHousePassword)
 		if f.sdks != "" {
 			f.postgres = orFlag(f.postgres, e.PostgresDSN)
 		}
@@ -116,13 +122,15 @@ func runE2E(ctx context.Context, stdout, stderr io.Writer, f e2eFlags) error {
 			return &exitError{code: exitUsage, msg: fmt.Sprintf("--format %q: use text or json", f.format)}
 		}
 	}
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{f.clickhouse}})
+	f.chPassword = orFlag(f.chPassword, os.Getenv("CLICKHOUSE_PASSWORD"))
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{f.clickhouse},
+		Auth: clickhouse.Auth{Username: f.chUser, Password: f.chPassword}})
 	if err != nil {
 		return fmt.Errorf("connect to ClickHouse %s: %w", f.clickhouse, err)
 	}
 	defer conn.Close()
 	if err := conn.Ping(ctx); err != nil {
-		return fmt.Errorf("ClickHouse %s does not answer: %w (check --clickhouse)", f.clickhouse, err)
+		return fmt.Errorf("ClickHouse %s does not answer: %w (check --clickhouse, --clickhouse-user and --clickhouse-password)", f.clickhouse, err)
 	}
 
 	if specs != nil {

@@ -42,6 +42,7 @@ type loadFlags struct {
 	kinds, encodings       string
 	sampleEvery            uint64
 	clickhouse, chDatabase string
+	chUser, chPassword     string
 	e2eTimeout             time.Duration
 	pool                   int
 	maxWorkers             uint64
@@ -98,6 +99,8 @@ interrupted (the partial report is still written).`,
 	fl.Uint64Var(&f.sampleEvery, "sample-every", 100, "measure end-to-end latency of 1 in N events (0: off; needs ClickHouse)")
 	fl.StringVar(&f.clickhouse, "clickhouse", "", "ClickHouse native address host:port for end-to-end latency (default: from --state)")
 	fl.StringVar(&f.chDatabase, "clickhouse-database", "default", "ClickHouse database holding the events table")
+	fl.StringVar(&f.chUser, "clickhouse-user", "", "ClickHouse user (default: from --state, else \"default\")")
+	fl.StringVar(&f.chPassword, "clickhouse-password", "", "ClickHouse password (default: from --state, else $CLICKHOUSE_PASSWORD; prefer those to keep it off the command line)")
 	fl.DurationVar(&f.e2eTimeout, "e2e-timeout", 30*time.Second, "a sampled event not queryable this long after its send counts as lost")
 	fl.IntVar(&f.pool, "pool", 0, "build N targets up front and cycle through them (for rates above a few thousand/s; repeats events)")
 	fl.Uint64Var(&f.maxWorkers, "max-workers", 0, "bound vegeta's workers (0: unbounded, the open model; bounding hides stalls from vegeta's own latency)")
@@ -142,6 +145,9 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 		}
 		if f.clickhouse == "" {
 			f.clickhouse = e.ClickHouseNative
+		}
+		if f.chUser == "" {
+			f.chUser, f.chPassword = e.ClickHouseUser, orFlag(f.chPassword, e.ClickHousePassword)
 		}
 	}
 	if f.target == "" || f.token == "" {
@@ -211,7 +217,11 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 	polled := make(chan error, 1)
 	var conn clickhouse.Conn
 	if sampleEvery(f) > 0 {
-		conn, err = clickhouse.Open(&clickhouse.Options{Addr: []string{f.clickhouse}})
+		if f.chPassword == "" {
+			f.chPassword = os.Getenv("CLICKHOUSE_PASSWORD")
+		}
+		conn, err = clickhouse.Open(&clickhouse.Options{Addr: []string{f.clickhouse},
+			Auth: clickhouse.Auth{Username: f.chUser, Password: f.chPassword}})
 		if err != nil {
 			return fmt.Errorf("connect to ClickHouse %s for end-to-end latency: %w (or pass --sample-every 0)", f.clickhouse, err)
 		}
@@ -390,7 +400,8 @@ func workerSpec(f loadFlags) (distributed.Spec, error) {
 		args = append(args, "--steps", share.Steps)
 	}
 	if f.clickhouse != "" {
-		args = append(args, "--clickhouse", f.clickhouse, "--clickhouse-database", f.chDatabase)
+		// The password is not passed on: it would show in the worker pods' spec.
+		args = append(args, "--clickhouse", f.clickhouse, "--clickhouse-database", f.chDatabase, "--clickhouse-user", f.chUser)
 	}
 	if f.kinds != "" {
 		args = append(args, "--mix", f.kinds)

@@ -17,7 +17,9 @@ func newServeCmd() *cobra.Command {
 		Long: `Runs one component of the reference stack, configured from the environment the Helm
 chart sets: LISTEN_ADDR, KAFKA_BROKERS, KAFKA_TOPIC_PARTITIONS, CLICKHOUSE_ADDR,
 CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, POSTGRES_DSN, MIGRATE,
-CAPTURE_RATE_PER_TOKEN. SIGTERM shuts it down gracefully (the worker flushes).`,
+CAPTURE_RATE_PER_TOKEN, HTTP_READ_HEADER_TIMEOUT, HTTP_IDLE_TIMEOUT, HTTP_BODY_TIMEOUT,
+HTTP_MIN_BODY_RATE, TRUSTED_PROXIES (CIDRs whose X-Forwarded-For is believed) and
+CORS_ORIGINS (empty: any origin without credentials; "*": reflect any). SIGTERM shuts it down gracefully (the worker flushes).`,
 		Args:      cobra.MaximumNArgs(1),
 		ValidArgs: []string{serve.Capture, serve.Worker, serve.Decide},
 		RunE: func(cmd *cobra.Command, args []string) error {

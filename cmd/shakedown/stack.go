@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/shakedown-dev/shakedown/internal/stack"
 	"github.com/shakedown-dev/shakedown/internal/stack/local"
 	"github.com/shakedown-dev/shakedown/reference/capture"
+	"github.com/shakedown-dev/shakedown/reference/edge"
 )
 
 func newStackCmd() *cobra.Command {
@@ -34,6 +36,9 @@ type stackUpFlags struct {
 	logLevel string
 	rate     float64
 	burst    int
+	proxies  string
+	origins  string
+	keep     string
 }
 
 func newStackUpCmd() *cobra.Command {
@@ -52,6 +57,9 @@ func newStackUpCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "warn", "component log level: debug, info, warn, error")
 	cmd.Flags().Float64Var(&f.rate, "rate-limit", 0, "events per second allowed per project token before capture answers 429 (0: no limit)")
 	cmd.Flags().IntVar(&f.burst, "rate-burst", 0, "per-token burst in events (default: the rate limit)")
+	cmd.Flags().StringVar(&f.keep, "keep", "", "keep ClickHouse and PostgreSQL data and the token in DIR across runs (Kafka stays in memory: events not yet consumed are lost if the process is killed)")
+	cmd.Flags().StringVar(&f.proxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For names the client (default: none, the client is the peer)")
+	cmd.Flags().StringVar(&f.origins, "cors-origins", "", `comma-separated browser origins allowed with credentials (default: any origin, without credentials; "*": reflect any origin, as PostHog does)`)
 	return cmd
 }
 
@@ -63,13 +71,24 @@ func runStackUp(ctx context.Context, stdout, stderr io.Writer, f stackUpFlags) e
 	if f.rate < 0 || f.burst < 0 {
 		return fmt.Errorf("--rate-limit and --rate-burst must not be negative")
 	}
+	proxies, err := edge.ParseProxies(f.proxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	cors, err := edge.ParseCORSOrigins(f.origins)
+	if err != nil {
+		return fmt.Errorf("--cors-origins: %w", err)
+	}
 	progressOut := progress.New(stderr)
 	started := time.Now()
 	s, err := local.Up(ctx, local.Options{
-		Listen:   f.listen,
-		Token:    f.token,
-		Logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
-		Progress: progressOut.Step,
+		Listen:         f.listen,
+		Token:          f.token,
+		Logger:         slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Progress:       progressOut.Step,
+		KeepDir:        f.keep,
+		CORS:           cors,
+		TrustedProxies: proxies,
 		Capture: func(c *capture.Config) {
 			c.RatePerToken, c.RateBurst = rate.Limit(f.rate), f.burst
 		},
@@ -94,18 +113,37 @@ func runStackUp(ctx context.Context, stdout, stderr io.Writer, f stackUpFlags) e
 		fmt.Fprintf(stdout, "state written to %s\n", path)
 	}
 	printEndpoints(stdout, s.Endpoints, time.Since(started))
-	<-ctx.Done()
-	return nil
+	if f.keep != "" {
+		fmt.Fprintf(stdout, "ClickHouse and PostgreSQL data and the token are kept in %s; `stack up --keep %s` finds them again.\n", f.keep, f.keep)
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-s.Done():
+		return &exitError{code: exitCheckFailed, msg: fmt.Sprintf("the stack failed: %v", s.Err())}
+	}
 }
 
 func printEndpoints(w io.Writer, e stack.Endpoints, took time.Duration) {
 	fmt.Fprintf(w, "reference stack up in %s\n", took.Round(10*time.Millisecond))
 	fmt.Fprintf(w, "  capture    %s  (POST /e /batch /capture ..., GET /decide?v=3, /metrics)\n", e.CaptureURL)
 	fmt.Fprintf(w, "  token      %s\n", e.Token)
-	fmt.Fprintf(w, "  clickhouse native %s  http %s\n", e.ClickHouseNative, e.ClickHouseHTTP)
-	fmt.Fprintf(w, "  postgres   %s\n", e.PostgresDSN)
+	// Passwords are never printed: they are only in stack.json (mode 0600, --state).
+	fmt.Fprintf(w, "  clickhouse native %s  http %s  user %s (read-only; password: clickhouse_password in --state DIR/stack.json)\n",
+		e.ClickHouseNative, e.ClickHouseHTTP, e.ClickHouseUser)
+	fmt.Fprintf(w, "  postgres   %s (password: postgres_dsn in --state DIR/stack.json)\n", redactDSN(e.PostgresDSN))
 	fmt.Fprintf(w, "  kafka      %s (in-process kfake)\n", strings.Join(e.KafkaBrokers, ","))
 	fmt.Fprintf(w, "try:\n  curl -s %s/batch -H 'Content-Type: application/json' -d '{\"api_key\":\"%s\",\"batch\":[{\"event\":\"hello\",\"distinct_id\":\"me\"}]}'\n", e.CaptureURL, e.Token)
-	fmt.Fprintf(w, "  echo 'SELECT event, distinct_id, timestamp FROM events FINAL' | curl -s %s/ --data-binary @-\n", e.ClickHouseHTTP)
-	fmt.Fprintln(w, "Ctrl-C stops the stack and removes its data.")
+	fmt.Fprintf(w, "  echo 'SELECT event, distinct_id, timestamp FROM events FINAL' | curl -s -u %s:PASSWORD %s/ --data-binary @-\n", e.ClickHouseUser, e.ClickHouseHTTP)
+	fmt.Fprintln(w, "Ctrl-C stops the stack and removes its data (not with --keep DIR).")
+}
+
+// redactDSN hides the password of a URL-form DSN; a DSN that is not a URL is hidden
+// whole, since it may hold a password=... pair.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return "(DSN hidden)"
+	}
+	return u.Redacted()
 }

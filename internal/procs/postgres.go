@@ -3,6 +3,7 @@ package procs
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -21,21 +22,55 @@ type PostgresOptions struct {
 	// os.TempDir(). When running as root it must be traversable by user postgres.
 	// Stop removes the directory.
 	Parent string
-	// Database is created after start-up (default "shakedown").
+	// Database is created after start-up (default "shakedown"), owned by User.
 	Database string
+	// User is the application role (default "shakedown"): LOGIN with a generated
+	// password, NOSUPERUSER NOCREATEDB NOCREATEROLE, owner of Database.
+	User string
 	// StartTimeout bounds the wait for connections (default 30 s).
 	StartTimeout time.Duration
 }
 
-// Postgres is a running PostgreSQL child process with trust auth on loopback.
+// Postgres is a running PostgreSQL child process on loopback. Every connection, also
+// over the local socket, needs a password (scram-sha-256).
 type Postgres struct {
 	// Addr is host:port.
 	Addr string
-	// DSN connects to Database as the superuser "postgres".
+	// User is the application role DSN connects as (not a superuser).
+	User string
+	// DSN connects to Database as User, with its password.
 	DSN string
-	// Dir is the cluster's directory (data, socket, log).
-	Dir  string
-	proc *Process
+	// Dir is the cluster's directory (data, socket, log; mode 0700).
+	Dir string
+	// PasswordFile holds the superuser's password (mode 0600, in Dir); AdminDSN reads it.
+	PasswordFile string
+	password     string
+	proc         *Process
+}
+
+// superuserPasswordFile is the name of the file in the cluster's directory holding the
+// password of the superuser "postgres"; initdb reads it (--pwfile).
+const superuserPasswordFile = "superuser.password"
+
+// AdminDSN connects to database as the superuser "postgres", with the password read
+// from PasswordFile. Only for setting up what the application role may not do itself
+// (e.g. CREATE DATABASE ... OWNER p.User in tests).
+func (p *Postgres) AdminDSN(database string) (string, error) {
+	pw, err := os.ReadFile(p.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("postgres: read the superuser password from %s (the cluster directory is removed by Stop): %w", p.PasswordFile, err)
+	}
+	return pgDSN("postgres", strings.TrimSpace(string(pw)), p.Addr, database), nil
+}
+
+// DatabaseDSN connects to database as the application role User.
+func (p *Postgres) DatabaseDSN(database string) string {
+	return pgDSN(p.User, p.password, p.Addr, database)
+}
+
+func pgDSN(user, password, addr, database string) string {
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Host: addr, Path: "/" + database, RawQuery: "sslmode=disable"}
+	return u.String()
 }
 
 // runAs returns credentials for the "postgres" system user when running as root:
@@ -67,6 +102,9 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	}
 	if opts.Database == "" {
 		opts.Database = "shakedown"
+	}
+	if opts.User == "" {
+		opts.User = "shakedown"
 	}
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 30 * time.Second
@@ -100,13 +138,21 @@ func startPostgresIn(ctx context.Context, dir, initdb, server string, cred *sysc
 			}
 		}
 	}
-	if cred != nil {
-		// The postgres user must be able to reach its directories.
-		if err := os.Chmod(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("postgres: open %s to user postgres: %w", dir, err)
-		}
+	// The postgres user must reach its directories, nobody else may.
+	if err := giveDir(dir, cred); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	init := exec.CommandContext(ctx, initdb, "-D", dataDir, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C")
+	superPW, err := newPassword()
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	pwFile := filepath.Join(dir, superuserPasswordFile)
+	if err := writePrivate(pwFile, []byte(superPW+"\n"), cred); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	// No trust anywhere: local socket and TCP both need the password.
+	init := exec.CommandContext(ctx, initdb, "-D", dataDir, "-U", "postgres", "--auth=scram-sha-256", "--pwfile="+pwFile,
+		"--no-sync", "-E", "UTF8", "--locale=C")
 	init.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := init.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("postgres: initdb %s: %w\n%s", dataDir, err, strings.TrimSpace(string(out)))
@@ -126,6 +172,9 @@ func startPostgresIn(ctx context.Context, dir, initdb, server string, cred *sysc
 }
 
 func startPostgresOnce(ctx context.Context, server, dir, dataDir, sockDir string, cred *syscall.Credential, opts PostgresOptions) (*Postgres, error) {
+	if opts.User == "" {
+		opts.User = "shakedown" // also for callers that fill no defaults (StartPostgresAt)
+	}
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -139,8 +188,23 @@ func startPostgresOnce(ctx context.Context, server, dir, dataDir, sockDir string
 	if err != nil {
 		return nil, err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	adminDSN := fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", addr)
+	pg := &Postgres{
+		Addr:         fmt.Sprintf("127.0.0.1:%d", port),
+		User:         opts.User,
+		Dir:          dir,
+		PasswordFile: filepath.Join(dir, superuserPasswordFile),
+		proc:         p,
+	}
+	if pg.password, err = newPassword(); err != nil {
+		_ = p.Stop(syscall.SIGKILL, time.Second)
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	pg.DSN = pg.DatabaseDSN(opts.Database)
+	adminDSN, err := pg.AdminDSN("postgres")
+	if err != nil {
+		_ = p.Stop(syscall.SIGKILL, time.Second)
+		return nil, err
+	}
 	rctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
 	err = p.WaitReady(rctx, func(ctx context.Context) error {
@@ -149,15 +213,7 @@ func startPostgresOnce(ctx context.Context, server, dir, dataDir, sockDir string
 			return err
 		}
 		defer conn.Close(ctx)
-		var exists bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", opts.Database).Scan(&exists); err != nil {
-			return err
-		}
-		if exists {
-			return nil
-		}
-		_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{opts.Database}.Sanitize())
-		return err
+		return setUpAppRole(ctx, conn, opts.User, pg.password, opts.Database)
 	})
 	if err != nil {
 		_ = p.Stop(syscall.SIGKILL, time.Second)
@@ -166,12 +222,39 @@ func startPostgresOnce(ctx context.Context, server, dir, dataDir, sockDir string
 		}
 		return nil, err
 	}
-	return &Postgres{
-		Addr: addr,
-		DSN:  fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", addr, opts.Database),
-		Dir:  dir,
-		proc: p,
-	}, nil
+	return pg, nil
+}
+
+// setUpAppRole makes role a least-privilege login role with password (a fresh one on
+// every start) and the owner of database, creating both when missing. As owner it can
+// create tables in the database's public schema (PostgreSQL 15: owned by
+// pg_database_owner), so migrations run; it cannot create roles or databases, and
+// COPY ... PROGRAM and server-file access stay with superusers.
+func setUpAppRole(ctx context.Context, conn *pgx.Conn, role, password, database string) error {
+	r, db := pgx.Identifier{role}.Sanitize(), pgx.Identifier{database}.Sanitize()
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", role).Scan(&exists); err != nil {
+		return err
+	}
+	verb := "ALTER"
+	if !exists {
+		verb = "CREATE"
+	}
+	// password is hex (newPassword), so it needs no escaping in the literal.
+	if _, err := conn.Exec(ctx, verb+" ROLE "+r+" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '"+password+"'"); err != nil {
+		return fmt.Errorf("postgres: %s role %s: %w", strings.ToLower(verb), role, err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", database).Scan(&exists); err != nil {
+		return err
+	}
+	stmt := "CREATE DATABASE " + db + " OWNER " + r
+	if exists {
+		stmt = "ALTER DATABASE " + db + " OWNER TO " + r
+	}
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("postgres: give database %s to role %s: %w", database, role, err)
+	}
+	return nil
 }
 
 // Stop shuts PostgreSQL down with a fast shutdown (SIGINT, then SIGKILL after 10 s)

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -59,20 +60,34 @@ func lookBinary(name, pkg string, extra ...string) (string, error) {
 
 // Process is a started child with its log file. Children run in their own process
 // group and get SIGKILL when the parent dies, so a crashed test leaves nothing running.
+//
+// A Process may be started again with Restart once it has exited; mu guards the
+// current run (cmd, done, waitErr), which Restart replaces.
 type Process struct {
 	// Name names the child in errors, e.g. "clickhouse-server".
 	Name    string
-	cmd     *exec.Cmd
 	logPath string
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
 	done    chan struct{}
 	waitErr error
 }
 
 // Start starts cmd with its output appended to logPath.
 func Start(name, logPath string, cmd *exec.Cmd) (*Process, error) {
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	p := &Process{Name: name, logPath: logPath}
+	if err := p.spawn(cmd); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// spawn starts cmd as p's current run; the previous run, if any, has exited.
+func (p *Process) spawn(cmd *exec.Cmd) error {
+	logFile, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("%s: open log %s: %w", name, logPath, err)
+		return fmt.Errorf("%s: open log %s: %w", p.Name, p.logPath, err)
 	}
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
@@ -83,24 +98,43 @@ func Start(name, logPath string, cmd *exec.Cmd) (*Process, error) {
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("start %s (%s): %w", name, cmd.Path, err)
+		return fmt.Errorf("start %s (%s): %w", p.Name, cmd.Path, err)
 	}
-	p := &Process{Name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	done := make(chan struct{})
+	p.mu.Lock()
+	p.cmd, p.done, p.waitErr = cmd, done, nil
+	p.mu.Unlock()
 	go func() {
-		p.waitErr = cmd.Wait()
+		err := cmd.Wait()
 		logFile.Close()
-		close(p.done)
+		p.mu.Lock()
+		if p.cmd == cmd {
+			p.waitErr = err
+		}
+		p.mu.Unlock()
+		close(done)
 	}()
-	return p, nil
+	return nil
 }
 
-// Pid is the child's process id.
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
+// current returns the current run's command and its done channel.
+func (p *Process) current() (*exec.Cmd, chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd, p.done
+}
+
+// Pid is the child's process id (of its current run, after a Restart).
+func (p *Process) Pid() int {
+	cmd, _ := p.current()
+	return cmd.Process.Pid
+}
 
 // Exited reports whether the process has ended.
 func (p *Process) Exited() bool {
+	_, done := p.current()
 	select {
-	case <-p.done:
+	case <-done:
 		return true
 	default:
 		return false
@@ -112,14 +146,15 @@ func (p *Process) Stop(sig syscall.Signal, grace time.Duration) error {
 	if p.Exited() {
 		return nil
 	}
-	_ = syscall.Kill(-p.Pid(), sig)
+	cmd, done := p.current()
+	_ = syscall.Kill(-cmd.Process.Pid, sig)
 	select {
-	case <-p.done:
+	case <-done:
 		return nil
 	case <-time.After(grace):
 	}
-	_ = syscall.Kill(-p.Pid(), syscall.SIGKILL)
-	<-p.done
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	<-done
 	return fmt.Errorf("%s did not stop within %s after %s; killed", p.Name, grace, sig)
 }
 
@@ -142,7 +177,10 @@ func (p *Process) ExitError() error {
 	if !p.Exited() {
 		return nil
 	}
-	return fmt.Errorf("%s exited (%v); log %s:\n%s", p.Name, p.waitErr, p.logPath, p.LogTail())
+	p.mu.Lock()
+	waitErr := p.waitErr
+	p.mu.Unlock()
+	return fmt.Errorf("%s exited (%v); log %s:\n%s", p.Name, waitErr, p.logPath, p.LogTail())
 }
 
 // WaitReady polls check (each call bounded to 2 s) every 50 ms until it succeeds, the

@@ -18,7 +18,13 @@ type Endpoints struct {
 	ClickHouseNative string `json:"clickhouse_native"`
 	// ClickHouseHTTP is the base URL of ClickHouse's HTTP interface.
 	ClickHouseHTTP string `json:"clickhouse_http"`
-	// PostgresDSN connects to the stack's PostgreSQL database.
+	// ClickHouseUser and ClickHousePassword authenticate to both ClickHouse interfaces
+	// (the local stack hands out a read-only user). Empty means ClickHouse's "default"
+	// user without a password.
+	ClickHouseUser     string `json:"clickhouse_user,omitempty"`
+	ClickHousePassword string `json:"clickhouse_password,omitempty"`
+	// PostgresDSN connects to the stack's PostgreSQL database (with the password of a
+	// role that is not a superuser).
 	PostgresDSN string `json:"postgres_dsn"`
 	// KafkaBrokers are the seed brokers.
 	KafkaBrokers []string `json:"kafka_brokers"`
@@ -29,9 +35,10 @@ type Endpoints struct {
 // StateFile is the name of the file WriteState writes inside its directory.
 const StateFile = "stack.json"
 
-// WriteState writes e to dir/stack.json, creating dir if needed.
+// WriteState writes e to dir/stack.json with mode 0600 (it holds the token and
+// passwords), creating dir with mode 0700 if needed.
 func WriteState(dir string, e Endpoints) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("state dir %s: %w", dir, err)
 	}
 	b, err := json.MarshalIndent(e, "", "  ")
@@ -40,7 +47,8 @@ func WriteState(dir string, e Endpoints) (string, error) {
 	}
 	path := filepath.Join(dir, StateFile)
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	_ = os.Remove(tmp) // a leftover would keep its old mode
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return "", fmt.Errorf("write %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

@@ -10,14 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -25,9 +22,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
+	"github.com/shakedown-dev/shakedown/reference/edge"
 	"github.com/shakedown-dev/shakedown/reference/event"
 	"github.com/shakedown-dev/shakedown/reference/payload"
 )
@@ -37,24 +34,51 @@ const (
 	DefaultMaxEventBody   = 2 << 20  // 2 MB, for /e, /i/v0/e, /capture, /track, /engage
 	DefaultMaxBatchBody   = 20 << 20 // 20 MB, for /batch and /i/v1/analytics/events
 	DefaultProduceTimeout = 5 * time.Second
+	// DefaultMaxProperties bounds the keys of any one JSON object in a request.
+	DefaultMaxProperties = 10_000
+	// DefaultMaxDepth bounds how deeply a request's JSON nests.
+	DefaultMaxDepth = 32
 	// DefaultMaxInFlightBytes bounds the request bodies being decoded at once.
 	DefaultMaxInFlightBytes = 256 << 20
-	readinessTimeout        = 2 * time.Second
+	// DefaultMaxClientRequests bounds one client address's requests in flight.
+	DefaultMaxClientRequests = 1000
 )
 
 // Config configures a Server. Only Tokens is required.
 type Config struct {
 	// Topic receives the events; default event.IngestionTopic.
 	Topic string
-	// MaxEventBody caps event routes' bodies, before and after decompression; default 2 MB.
+	// MaxEventBody caps event routes' bodies, before and after decompression, and
+	// every single event of a batch; default 2 MB.
 	MaxEventBody int64
 	// MaxBatchBody caps /batch and /i/v1/analytics/events bodies, before and after
 	// decompression; default 20 MB.
 	MaxBatchBody int64
-	// MaxInFlightBytes bounds the body bytes of requests being handled at once (a
-	// request counts its Content-Length, or its route's limit when that is unknown);
-	// past it requests get 503 with Retry-After instead of exhausting memory. Default 256 MB.
+	// MaxProperties caps the keys of any one JSON object of a request (an event's
+	// properties, $set, a nested object); past it the request gets 413 before any of
+	// it is decoded into maps. Default DefaultMaxProperties.
+	MaxProperties int
+	// MaxDepth caps how deeply a request's JSON nests, the body itself counting as 1;
+	// past it the request gets 400 before it is decoded. Default DefaultMaxDepth.
+	MaxDepth int
+	// MaxInFlightBytes bounds the body bytes held by requests being handled at once.
+	// A request is charged the bytes actually read of its body as they arrive (not
+	// its declared length, so a stalled sender holds almost nothing); a read past the
+	// budget gets 503 with Retry-After instead of exhausting memory. Default 256 MB.
 	MaxInFlightBytes int64
+	// MaxClientBytes caps the in-flight body bytes of one client address (see
+	// TrustedProxies), so one client cannot take the whole budget; default
+	// max(MaxBatchBody, MaxInFlightBytes/4).
+	MaxClientBytes int64
+	// MaxClientRequests caps one client address's requests in flight; past it they
+	// get 503 with Retry-After. Default DefaultMaxClientRequests.
+	MaxClientRequests int
+	// CORS is the API routes' cross-origin policy; the zero value allows any origin
+	// without credentials. /metrics and the health checks never get CORS headers.
+	CORS edge.CORS
+	// TrustedProxies may name the client in X-Forwarded-For; default nobody, so the
+	// client is the connection's peer.
+	TrustedProxies edge.Proxies
 	// ProduceTimeout bounds the wait for Kafka's acknowledgement; past it the
 	// request gets 503 (the events may still land later: delivery is at least once).
 	ProduceTimeout time.Duration
@@ -67,6 +91,9 @@ type Config struct {
 	Tokens TokenValidator
 	// Decide serves /decide, /flags and the remote config under /array/; nil answers 404.
 	Decide http.Handler
+	// Dependencies are checked by /_readiness besides Kafka (e.g. the token store,
+	// ClickHouse as the worker sees it); nil means Kafka only. See Dependency.
+	Dependencies []Dependency
 	// Registerer receives capture's metrics; default a new registry. /metrics serves
 	// Gatherer, or Registerer when it is also a Gatherer (as *prometheus.Registry is).
 	Registerer prometheus.Registerer
@@ -89,7 +116,9 @@ type Server struct {
 	limitersMu sync.Mutex
 	limiters   map[string]*rate.Limiter
 
-	inFlight *semaphore.Weighted
+	inFlight *budget
+
+	ready readiness
 }
 
 // New returns a Server producing with client. The client must be idempotent with
@@ -110,6 +139,12 @@ func New(client *kgo.Client, cfg Config) (*Server, error) {
 	if cfg.MaxBatchBody <= 0 {
 		cfg.MaxBatchBody = DefaultMaxBatchBody
 	}
+	if cfg.MaxProperties <= 0 {
+		cfg.MaxProperties = DefaultMaxProperties
+	}
+	if cfg.MaxDepth <= 0 {
+		cfg.MaxDepth = DefaultMaxDepth
+	}
 	if cfg.ProduceTimeout <= 0 {
 		cfg.ProduceTimeout = DefaultProduceTimeout
 	}
@@ -118,6 +153,15 @@ func New(client *kgo.Client, cfg Config) (*Server, error) {
 	}
 	if cfg.MaxInFlightBytes < cfg.MaxBatchBody {
 		return nil, fmt.Errorf("capture: MaxInFlightBytes (%d) must be at least MaxBatchBody (%d)", cfg.MaxInFlightBytes, cfg.MaxBatchBody)
+	}
+	if cfg.MaxClientBytes <= 0 {
+		cfg.MaxClientBytes = max(cfg.MaxBatchBody, cfg.MaxInFlightBytes/4)
+	}
+	if cfg.MaxClientBytes < cfg.MaxBatchBody || cfg.MaxClientBytes > cfg.MaxInFlightBytes {
+		return nil, fmt.Errorf("capture: MaxClientBytes (%d) must be between MaxBatchBody (%d) and MaxInFlightBytes (%d)", cfg.MaxClientBytes, cfg.MaxBatchBody, cfg.MaxInFlightBytes)
+	}
+	if cfg.MaxClientRequests <= 0 {
+		cfg.MaxClientRequests = DefaultMaxClientRequests
 	}
 	if cfg.RatePerToken < 0 {
 		return nil, fmt.Errorf("capture: RatePerToken must not be negative, got %v", cfg.RatePerToken)
@@ -153,7 +197,7 @@ func New(client *kgo.Client, cfg Config) (*Server, error) {
 		gather:   promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}),
 		log:      cfg.Logger,
 		limiters: map[string]*rate.Limiter{},
-		inFlight: semaphore.NewWeighted(cfg.MaxInFlightBytes),
+		inFlight: newBudget(cfg.MaxInFlightBytes, cfg.MaxClientBytes, cfg.MaxClientRequests),
 	}, nil
 }
 
@@ -197,7 +241,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() { s.metrics.requests.WithLabelValues(label, strconv.Itoa(sw.code())).Inc() }()
 
-	cors(sw, r)
+	switch kind {
+	case routeMetrics, routeReadiness, routeLiveness: // not for browsers
+	default:
+		s.cfg.CORS.Apply(sw, r, "Content-Type, Content-Encoding, X-Requested-With")
+	}
 	if r.Method == http.MethodOptions && kind != routeUnknown {
 		sw.WriteHeader(http.StatusNoContent)
 		return
@@ -234,16 +282,6 @@ func (s *Server) routeHelp() string {
 	}
 	return "this capture server takes events at /e, /i/v0/e, /batch, /capture, /track, /engage and " +
 		v1Path + "; " + flags + "; health at /_liveness and /_readiness, metrics at /metrics"
-}
-
-func (s *Server) serveReadiness(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), readinessTimeout)
-	defer cancel()
-	if err := s.client.Ping(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "kafka unreachable", "error": err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // serveCapture handles the event routes.
@@ -285,29 +323,35 @@ func (s *Server) serveCapture(w http.ResponseWriter, r *http.Request, label stri
 	writeJSON(w, http.StatusOK, map[string]int{"status": 1})
 }
 
-// admit charges r's body to the in-flight byte budget (its Content-Length, or limit
-// when that is unknown) and caps and counts what is read of it. When the budget is
-// spent it answers 503 and returns false; otherwise the caller calls release once
-// done with the body.
+// maxPrealloc is the largest declared body length a read buffer is sized by up front.
+const maxPrealloc = 64 << 10
+
+// admit takes r in as one of its client's requests in flight, then charges the
+// in-flight byte budget with the bytes of its body as they are read (see budget),
+// caps the body at limit and counts it. When the client already has too many
+// requests in flight it answers 503 and returns false; otherwise the caller calls
+// release once done with the body.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, label string, limit int64) (release func(), ok bool) {
-	weight := limit
-	if r.ContentLength >= 0 && r.ContentLength < limit {
-		weight = max(r.ContentLength, 1)
-	}
-	if !s.inFlight.TryAcquire(weight) {
-		s.fail(w, r, unavailable("overloaded", "capture is decoding as many bytes as it may hold at once; retry shortly"))
+	client := s.clientIP(r)
+	if !s.inFlight.enter(client) {
+		s.fail(w, r, unavailable("overloaded", "this client has %d requests in flight, the most capture takes from one address; retry shortly", s.cfg.MaxClientRequests))
 		return nil, false
 	}
-	var cr *countingReader
+	body := &chargedBody{budget: s.inFlight, client: client}
+	// A declared length is a claim, not bytes, and payload.ReadBody sizes its buffer
+	// by it: 50 stalled senders declaring 20 MB would make capture allocate 1 GB it
+	// never receives (and stall every request in GC). Past maxPrealloc the buffer
+	// grows as bytes arrive instead; lengths over limit stay, refused before reading.
+	if r.ContentLength > maxPrealloc && r.ContentLength <= limit {
+		r.ContentLength = -1
+	}
 	if r.Body != nil {
-		cr = &countingReader{r: http.MaxBytesReader(w, r.Body, limit+1)}
-		r.Body = cr
+		body.r = http.MaxBytesReader(w, r.Body, limit+1)
+		r.Body = body
 	}
 	return func() {
-		if cr != nil {
-			s.metrics.bytes.WithLabelValues(label).Add(float64(cr.n.Load()))
-		}
-		s.inFlight.Release(weight)
+		s.metrics.bytes.WithLabelValues(label).Add(float64(body.n.Load()))
+		s.inFlight.leave(client, body.n.Load())
 	}, true
 }
 
@@ -316,6 +360,15 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, label string, lim
 func readBody(r *http.Request, limit int64) ([]byte, *apiError) {
 	body, err := payload.ReadBody(r, limit)
 	if err != nil {
+		var slow *edge.BodyTimeoutError
+		if errors.As(err, &slow) {
+			return nil, &apiError{Status: http.StatusRequestTimeout, Type: typeValidation, Code: "body_timeout",
+				Detail: fmt.Sprintf("the body stopped arriving or came too slowly (%d bytes read): it must not stall for %s and must average at least %d bytes/s; send it faster or in smaller batches",
+					slow.Read, slow.Timeout, slow.Rate)}
+		}
+		if errors.Is(err, errBudgetSpent) {
+			return nil, unavailable("overloaded", "capture is holding as many body bytes as it may at once (or as this client may); retry shortly")
+		}
 		var pe *payload.Error
 		if errors.As(err, &pe) {
 			return nil, &apiError{Status: pe.Kind.HTTPStatus(), Type: typeValidation, Code: pe.Kind.String(), Detail: pe.Detail}
@@ -331,7 +384,7 @@ func (s *Server) messages(r *http.Request, limit int64, now time.Time) ([]event.
 	if aerr != nil {
 		return nil, aerr
 	}
-	req, aerr := parseRequest(body)
+	req, aerr := parseRequest(body, s.limits())
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -343,7 +396,7 @@ func (s *Server) messages(r *http.Request, limit int64, now time.Time) ([]event.
 	if ms, err := strconv.ParseInt(r.URL.Query().Get("_"), 10, 64); sentAt == "" && err == nil && ms > 0 {
 		sentAt = event.FormatNow(time.UnixMilli(ms))
 	}
-	ip, nowText := clientIP(r), event.FormatNow(now)
+	ip, nowText := s.clientIP(r), event.FormatNow(now)
 	msgs := make([]event.Message, len(req.events))
 	for i := range req.events {
 		if _, aerr := req.eventName(i); aerr != nil {
@@ -529,41 +582,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, e *apiError) {
 	writeJSON(w, e.Status, e)
 }
 
-// cors mirrors the request's Origin, with credentials, and answers preflights' questions.
-func cors(w http.ResponseWriter, r *http.Request) {
-	origin := r.Header.Get("Origin")
-	h := w.Header()
-	h.Add("Vary", "Origin")
-	if origin == "" {
-		return
-	}
-	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Allow-Credentials", "true")
-	h.Set("Access-Control-Expose-Headers", "Retry-After") // the SDKs back off by it
-	if r.Method == http.MethodOptions {
-		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
-			h.Set("Access-Control-Allow-Headers", req)
-		} else {
-			h.Set("Access-Control-Allow-Headers", "Content-Type, Content-Encoding, X-Requested-With")
-		}
-		h.Set("Access-Control-Max-Age", "86400")
-	}
-}
-
-// clientIP is the first X-Forwarded-For address, else the peer's.
-func clientIP(r *http.Request) string {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		first, _, _ := strings.Cut(xff, ",")
-		if ip := strings.TrimSpace(first); ip != "" {
-			return ip
-		}
-	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
-	}
-	return r.RemoteAddr
-}
+// clientIP is r's client address: its peer, or the X-Forwarded-For client when the
+// peer is one of Config.TrustedProxies.
+func (s *Server) clientIP(r *http.Request) string { return s.cfg.TrustedProxies.ClientIP(r) }
 
 // statusWriter remembers the status code for metrics.
 type statusWriter struct {
@@ -594,20 +615,6 @@ func (w *statusWriter) code() int {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.ReadCloser
-	n atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-func (c *countingReader) Close() error { return c.r.Close() }
 
 // wellFormedToken rejects tokens no project can have before they reach the token store
 // (where, for instance, a NUL byte would fail the database lookup and turn a client

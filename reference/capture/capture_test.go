@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/shakedown-dev/shakedown/reference/edge"
 	"github.com/shakedown-dev/shakedown/reference/event"
 	"github.com/shakedown-dev/shakedown/reference/payload/lzstring"
 )
@@ -402,9 +403,11 @@ func TestRateLimitPerToken(t *testing.T) {
 	}
 }
 
+// TestCORS is the allow-list policy: listed origins are reflected with credentials
+// on the API routes, error replies included (TestCORSPolicies has the other policies).
 func TestCORS(t *testing.T) {
-	e := newEnv(t, nil)
 	const origin = "https://app.example.com"
+	e := newEnv(t, func(c *Config) { c.CORS = edge.CORS{Origins: []string{origin}} })
 	for _, path := range []string{"/e/", "/batch", "/decide"} {
 		r := newRequest("OPTIONS", path, "", nil)
 		r.Header.Set("Origin", origin)
@@ -450,6 +453,7 @@ func TestDecide(t *testing.T) {
 	}
 	var got string
 	e2 := newEnv(t, func(c *Config) {
+		c.CORS = edge.CORS{Origins: []string{"https://a.example"}}
 		c.Decide = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			got = r.URL.RawQuery
 			w.WriteHeader(http.StatusOK)
@@ -529,8 +533,9 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 
 	e.cluster.Close()
-	if w := e.do(newRequest("GET", "/_readiness", "", nil)); w.Code != http.StatusServiceUnavailable {
-		t.Fatalf("readiness with Kafka down: %d", w.Code)
+	time.Sleep(ReadinessCacheTTL) // the answer with Kafka up is cached that long
+	if w := e.do(newRequest("GET", "/_readiness", "", nil)); w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), `"kafka"`) {
+		t.Fatalf("readiness with Kafka down: %d %s; want 503 naming kafka", w.Code, w.Body)
 	}
 }
 
@@ -585,9 +590,10 @@ func TestNULInDistinctIDIsReplaced(t *testing.T) {
 	e.waitFor("nul\uFFFDid")
 }
 
-// A request that holds the whole in-flight byte budget (a slow batch of unknown length)
-// makes the next one wait outside with 503 and Retry-After instead of piling up bodies
-// in memory; once it finishes, requests are served again.
+// A request that holds the whole in-flight byte budget (a slow batch of unknown length
+// that already sent most of it) makes the next one wait outside with 503 and
+// Retry-After instead of piling up bodies in memory; once it finishes, requests are
+// served again.
 func TestInFlightByteBudget(t *testing.T) {
 	e := newEnv(t, func(c *Config) {
 		c.MaxEventBody, c.MaxBatchBody, c.MaxInFlightBytes = 4<<10, 16<<10, 16<<10
@@ -598,11 +604,12 @@ func TestInFlightByteBudget(t *testing.T) {
 	slow.Header.Set("Content-Type", "application/json")
 	slowDone := make(chan int, 1)
 	go func() { slowDone <- e.do(slow).Code }()
-	if _, err := pw.Write([]byte(`[`)); err != nil { // the handler is now reading
+	if _, err := pw.Write([]byte(`[` + strings.Repeat(" ", 16000))); err != nil { // the handler is now reading
 		t.Fatal(err)
 	}
+	waitCharged(t, e.srv, 16001)
 
-	w := e.post("/e", ev("x", "waits", tokenA, nil))
+	w := e.post("/e", ev("x", "waits", tokenA, map[string]any{"pad": strings.Repeat("x", 1000)}))
 	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), "overloaded") {
 		t.Fatalf("with the budget taken: %d %q (Retry-After %q), want 503 overloaded", w.Code, w.Body.String(), w.Header().Get("Retry-After"))
 	}

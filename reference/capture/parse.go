@@ -3,10 +3,14 @@ package capture
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/shakedown-dev/shakedown/reference/payload"
 )
 
 // maxDistinctIDChars is how many characters of a distinct_id are kept.
@@ -25,6 +29,40 @@ type request struct {
 	single bool
 	// uuids are the events' uuid fields as sent (v1 only, where each result is keyed by them).
 	uuids []string
+	// maxEvent caps each event's JSON size in bytes (0: no limit).
+	maxEvent int64
+	// perEvent (v1) leaves events whose properties is not an object to the caller,
+	// which answers for each event, instead of refusing the whole request.
+	perEvent bool
+}
+
+// limits bound what one request may hold before it is decoded (see Config.MaxProperties,
+// Config.MaxDepth and Config.MaxEventBody).
+type limits struct {
+	shape payload.Shape
+	event int64
+}
+
+// limits returns the Server's decoding limits.
+func (s *Server) limits() limits {
+	return limits{shape: payload.Shape{MaxDepth: s.cfg.MaxDepth, MaxKeys: s.cfg.MaxProperties}, event: s.cfg.MaxEventBody}
+}
+
+// checkShape refuses body when it nests too deeply or holds an object with too many
+// keys, before anything is decoded into maps.
+func (l limits) checkShape(body []byte) *apiError {
+	if err := payload.CheckShape(body, l.shape); err != nil {
+		var pe *payload.Error
+		if errors.As(err, &pe) {
+			code := "too_deep"
+			if pe.Kind == payload.TooLarge {
+				code = "too_many_properties"
+			}
+			return &apiError{Status: pe.Kind.HTTPStatus(), Type: typeValidation, Code: code, Detail: pe.Detail}
+		}
+		return badRequest("invalid_json", "%v", err)
+	}
+	return nil
 }
 
 // rawEvent is one event with the fields capture reads out of it.
@@ -35,9 +73,13 @@ type rawEvent struct {
 }
 
 // parseRequest splits body into events and collects the request's tokens.
-func parseRequest(body []byte) (*request, *apiError) {
+// The shape limits are checked first, on the raw bytes.
+func parseRequest(body []byte, lim limits) (*request, *apiError) {
 	body = bytes.TrimSpace(body)
-	req := &request{}
+	if aerr := lim.checkShape(body); aerr != nil {
+		return nil, aerr
+	}
+	req := &request{maxEvent: lim.event}
 	var items []json.RawMessage
 	switch {
 	case len(body) > 0 && body[0] == '[':
@@ -80,10 +122,18 @@ func parseRequest(body []byte) (*request, *apiError) {
 	return req, nil
 }
 
-// addEvents splits items into events and collects their tokens.
+// addEvents splits items into events and collects their tokens. It refuses events
+// over maxEvent bytes (413) and events whose properties is not an object (400): the
+// worker could store neither, so capture must not acknowledge them.
 func (req *request) addEvents(items []json.RawMessage) *apiError {
 	if len(items) == 0 {
 		return badRequest("no_events", "the request holds no events; send at least one")
+	}
+	for i, item := range items {
+		if req.maxEvent > 0 && int64(len(item)) > req.maxEvent {
+			return &apiError{Status: http.StatusRequestEntityTooLarge, Type: typeValidation, Code: "event_too_large",
+				Detail: fmt.Sprintf("%s is %d bytes of JSON, over the limit of %d per event; drop large properties", req.name(i), len(item), req.maxEvent)}
+		}
 	}
 	req.events = make([]rawEvent, len(items))
 	for i, item := range items {
@@ -92,8 +142,17 @@ func (req *request) addEvents(items []json.RawMessage) *apiError {
 		if err := json.Unmarshal(item, &ev.fields); err != nil || ev.fields == nil {
 			return badRequest("invalid_event", "%s is not a JSON object", req.name(i))
 		}
-		if p, ok := ev.fields["properties"]; ok && len(p) > 0 && p[0] == '{' {
-			_ = json.Unmarshal(p, &ev.properties) // valid JSON already; an object decodes
+		if p, ok := ev.fields["properties"]; ok && !isNull(p) {
+			p = bytes.TrimSpace(p)
+			switch {
+			case p[0] == '{':
+				if err := json.Unmarshal(p, &ev.properties); err != nil {
+					return badRequest("invalid_properties", "%s: properties is not a JSON object: %v", req.name(i), err)
+				}
+			case req.perEvent: // the caller drops this event alone
+			default: // PostHog's capture refuses the same: its properties field is a map
+				return badRequest("invalid_properties", "%s: properties must be a JSON object such as {\"$current_url\": \"...\"}, not %s; send the properties as an object", req.name(i), jsonKind(p))
+			}
 		}
 		for _, k := range [...]string{"api_key", "token", "$token"} {
 			t, err := stringField(ev.fields[k])
@@ -177,6 +236,23 @@ func (r *request) uuidOf(i int) (string, error) {
 		return "", fmt.Errorf("generating event uuid: %w", err)
 	}
 	return u.String(), nil
+}
+
+// jsonKind names the JSON type of valid, trimmed raw, for error details.
+func jsonKind(raw json.RawMessage) string {
+	switch c := raw[0]; {
+	case c == '"':
+		return "a string"
+	case c == '[':
+		return "an array"
+	case c == '{':
+		return "an object"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == 'n':
+		return "null"
+	}
+	return "a number"
 }
 
 func isNull(raw json.RawMessage) bool {

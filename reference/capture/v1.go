@@ -103,7 +103,7 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request, label string) {
 		s.failV1(w, r, aerr)
 		return
 	}
-	req, aerr := parseV1Request(body)
+	req, aerr := parseV1Request(body, s.limits())
 	if aerr != nil {
 		s.failV1(w, r, aerr)
 		return
@@ -124,7 +124,7 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request, label string) {
 	}
 	sentAt := v1SentAt(r, req.sentAt)
 	sdkInfo := r.Header.Get("PostHog-Sdk-Info")
-	ip, nowText := clientIP(r), event.FormatNow(now)
+	ip, nowText := s.clientIP(r), event.FormatNow(now)
 	var (
 		msgs []event.Message
 		keys []string // keys[i] is the result key of msgs[i]
@@ -221,8 +221,11 @@ func bearerToken(r *http.Request) (string, *apiError) {
 // parseV1Request reads a v1 body: {"created_at":..., "batch":[events]}. Each event must
 // carry its uuid as a string, since its result is keyed by it: without one, no result
 // could tell the client what became of the event, so the whole body is refused.
-func parseV1Request(body []byte) (*request, *apiError) {
+func parseV1Request(body []byte, lim limits) (*request, *apiError) {
 	body = bytes.TrimSpace(body)
+	if aerr := lim.checkShape(body); aerr != nil {
+		return nil, aerr
+	}
 	var top map[string]json.RawMessage
 	if len(body) == 0 || body[0] != '{' || json.Unmarshal(body, &top) != nil {
 		return nil, badRequest("invalid_payload", `body must be {"created_at":...,"batch":[events]}`)
@@ -231,7 +234,9 @@ func parseV1Request(body []byte) (*request, *apiError) {
 	if batch, ok := top["batch"]; !ok || isNull(batch) || json.Unmarshal(batch, &items) != nil {
 		return nil, badRequest("invalid_batch", `batch must be a JSON array of events: {"created_at":...,"batch":[events]}`)
 	}
-	req := &request{}
+	// No per-event size limit here: v1 events may be as large as the body (Kafka's
+	// event.MaxMessageBytes bounds them), and odd events are dropped one by one.
+	req := &request{perEvent: true}
 	for _, k := range [...]string{"api_key", "token", "$token"} {
 		t, err := stringField(top[k])
 		if err != nil {

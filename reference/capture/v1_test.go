@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/shakedown-dev/shakedown/reference/edge"
 	"github.com/shakedown-dev/shakedown/reference/event"
 )
 
@@ -522,8 +523,7 @@ func TestV1RateLimited(t *testing.T) {
 	}
 }
 
-// A slow v1 body of unknown length holds the batch limit of the in-flight budget,
-// like a slow /batch: other requests get 503 and Retry-After until it is done.
+// A slow v1 body holds the bytes it sent of the in-flight budget, like a slow /batch: other requests get 503 and Retry-After until it is done.
 func TestV1InFlightByteBudget(t *testing.T) {
 	e := newEnv(t, func(c *Config) {
 		c.MaxEventBody, c.MaxBatchBody, c.MaxInFlightBytes = 4<<10, 16<<10, 16<<10
@@ -535,12 +535,13 @@ func TestV1InFlightByteBudget(t *testing.T) {
 	slow.Header.Set("Authorization", "Bearer "+tokenA)
 	slowDone := make(chan *httptest.ResponseRecorder, 1)
 	go func() { slowDone <- e.do(slow) }()
-	if _, err := pw.Write([]byte(`{"batch":`)); err != nil { // the handler is now reading
+	if _, err := pw.Write([]byte(`{"batch":` + strings.Repeat(" ", 15500))); err != nil { // the handler is now reading
 		t.Fatal(err)
 	}
+	waitCharged(t, e.srv, 15509)
 	for _, r := range []*http.Request{
-		newRequest(http.MethodPost, "/e", "application/json", []byte(ev("x", "waits", tokenA, nil))),
-		v1Request(t, tokenA, v1Body(t, sdkEvent(newUUID(t), "x", "waits-v1", nil, nil)), true),
+		newRequest(http.MethodPost, "/e", "application/json", []byte(ev("x", "waits", tokenA, map[string]any{"pad": strings.Repeat("x", 1000)}))),
+		v1Request(t, tokenA, v1Body(t, sdkEvent(newUUID(t), "x", "waits-v1", map[string]any{"pad": strings.Repeat("x", 1000)}, nil)), false),
 	} {
 		w := e.do(r)
 		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || decodeError(t, w).Code != "overloaded" {
@@ -557,8 +558,8 @@ func TestV1InFlightByteBudget(t *testing.T) {
 }
 
 func TestV1MethodsAndCORS(t *testing.T) {
-	e := newEnv(t, nil)
 	const origin = "https://app.example.com"
+	e := newEnv(t, func(c *Config) { c.CORS = edge.CORS{Origins: []string{origin}} })
 	r := newRequest(http.MethodOptions, v1Path, "", nil)
 	r.Header.Set("Origin", origin)
 	r.Header.Set("Access-Control-Request-Method", "POST")

@@ -6,6 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shakedown-dev/shakedown/reference/edge"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -29,6 +31,9 @@ type Config struct {
 	// Registerer receives the handler's metrics (shakedown_decide_*); nil registers
 	// nothing. Two Handlers cannot share one Registerer.
 	Registerer prometheus.Registerer
+	// CORS is the replies' cross-origin policy; the zero value allows any origin
+	// without credentials. Give capture's Config.CORS the same policy.
+	CORS edge.CORS
 }
 
 func (c Config) withDefaults() Config {

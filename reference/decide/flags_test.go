@@ -104,7 +104,7 @@ func TestRemoteConfig(t *testing.T) {
 	js := get("/array/" + token + "/config.js")
 	if js.Code != http.StatusOK || js.Header().Get("Content-Type") != "application/javascript" ||
 		!strings.Contains(js.Body.String(), `window._POSTHOG_REMOTE_CONFIG["`+token+`"]={"config":{`) ||
-		js.Header().Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		js.Header().Get("Access-Control-Allow-Origin") != "*" { // the default CORS policy: any origin, no credentials
 		t.Errorf("config.js: %d %v\n%s", js.Code, js.Header(), js.Body.String())
 	}
 	for path, want := range map[string]int{

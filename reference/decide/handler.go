@@ -96,7 +96,7 @@ func (h *Handler) CacheAge() time.Duration {
 // unsupported_media_type). Paths under /array/ are the remote config
 // (serveRemoteConfig).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	setCORS(w, r)
+	h.setCORS(w, r)
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	if strings.HasPrefix(path, "/array/") {
 		h.serveRemoteConfig(w, r, path)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shakedown-dev/shakedown/reference/edge"
 )
 
 func TestErrors(t *testing.T) {
@@ -168,10 +170,15 @@ func formRequest(target, body string) *http.Request {
 	return r
 }
 
+// TestCORS is PostHog's reflection (edge.AnyOrigin); the default policy is
+// TestCORSDefault.
 func TestCORS(t *testing.T) {
 	db := pool(t)
 	_, token := newTeam(t, db)
-	h, _ := newHandler(t, db)
+	h, err := New(context.Background(), Config{Postgres: db, CORS: edge.CORS{Origins: []string{edge.AnyOrigin}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -216,5 +223,26 @@ func TestCORS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Access-Control-Allow-Origin") != "https://third.example" {
 		t.Errorf("401: %d, Allow-Origin %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+}
+
+// TestCORSDefault: without a configured policy any origin may call decide, but
+// never with credentials, and a "null" origin is not reflected.
+func TestCORSDefault(t *testing.T) {
+	db := pool(t)
+	h, _ := newHandler(t, db)
+	for _, origin := range []string{"https://app.example", "null"} {
+		for _, method := range []string{http.MethodOptions, http.MethodPost} {
+			r := httptest.NewRequest(method, "/decide/?v=3", strings.NewReader(`{}`))
+			r.Header.Set("Origin", origin)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if got := w.Header().Get("Access-Control-Allow-Origin"); got != "*" || w.Header().Get("Access-Control-Allow-Credentials") != "" {
+				t.Errorf("%s from %s: Allow-Origin %q credentials %q, want * and none", method, origin, got, w.Header().Get("Access-Control-Allow-Credentials"))
+			}
+			if method == http.MethodOptions && w.Header().Get("Access-Control-Max-Age") != "600" {
+				t.Errorf("preflight max-age %q, want 600", w.Header().Get("Access-Control-Max-Age"))
+			}
+		}
 	}
 }

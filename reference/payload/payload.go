@@ -160,7 +160,7 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 			return nil, errorf(TooLarge, nil, "body is %d bytes, the limit is %d; send fewer events per request", r.ContentLength, limit)
 		}
 		var err error
-		raw, err = readLimited(r.Body, limit, "body")
+		raw, err = readLimited(r.Body, limit, r.ContentLength, "body")
 		if err != nil {
 			return nil, err
 		}
@@ -178,9 +178,21 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	return Decode(raw, enc, limit)
 }
 
-// readLimited reads all of rd, failing with TooLarge past limit bytes.
-func readLimited(rd io.Reader, limit int64, what string) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(rd, limit+1))
+// readLimited reads all of rd, failing with TooLarge past limit bytes. size is the
+// expected length (Content-Length), or negative when unknown: a known size is read
+// into one buffer of that size, where io.ReadAll would grow, copy and leave garbage
+// of about twice the body.
+func readLimited(rd io.Reader, limit, size int64, what string) ([]byte, error) {
+	var (
+		b   []byte
+		err error
+	)
+	if size >= 0 && size <= limit {
+		b = make([]byte, 0, size+1) // +1: room to see a body longer than announced
+		b, err = readInto(b, io.LimitReader(rd, limit+1))
+	} else {
+		b, err = io.ReadAll(io.LimitReader(rd, limit+1))
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -351,6 +363,23 @@ func unbase64(s string) ([]byte, error) {
 		return base64.RawURLEncoding.DecodeString(s)
 	}
 	return base64.RawStdEncoding.DecodeString(s)
+}
+
+// readInto appends all of rd to b, growing it only when rd holds more than b's capacity.
+func readInto(b []byte, rd io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := rd.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }

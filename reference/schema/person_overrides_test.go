@@ -72,7 +72,7 @@ func TestPersonOverridesTables(t *testing.T) {
 		}
 	}
 
-	ch, err := procs.StartClickHouse(ctx, procs.ClickHouseOptions{Dir: t.TempDir()})
+	ch, err := procs.StartClickHouse(ctx, procs.ClickHouseOptions{Dir: t.TempDir(), Databases: []string{"overrides"}})
 	if errors.As(err, &missing) {
 		t.Skipf("no clickhouse-server here: %v", err)
 	}
@@ -80,7 +80,8 @@ func TestPersonOverridesTables(t *testing.T) {
 		t.Fatalf("start clickhouse-server: %v", err)
 	}
 	t.Cleanup(func() { _ = ch.Stop() })
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ch.NativeAddr}})
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ch.NativeAddr},
+		Auth: clickhouse.Auth{Username: ch.User, Password: ch.Password}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func TestClickHouseMigrationsRepeat(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	ch, err := procs.StartClickHouse(ctx, procs.ClickHouseOptions{Dir: dir})
+	ch, err := procs.StartClickHouse(ctx, procs.ClickHouseOptions{Dir: dir, Databases: []string{"repeat"}})
 	var missing *procs.MissingBinaryError
 	if errors.As(err, &missing) {
 		t.Skipf("no clickhouse-server here: %v", err)
@@ -59,7 +59,8 @@ func TestClickHouseMigrationsRepeat(t *testing.T) {
 		t.Fatalf("start clickhouse-server: %v", err)
 	}
 	t.Cleanup(func() { _ = ch.Stop() })
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ch.NativeAddr}})
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ch.NativeAddr},
+		Auth: clickhouse.Auth{Username: ch.User, Password: ch.Password}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/shakedown-dev/shakedown/reference/capture"
 	"github.com/shakedown-dev/shakedown/reference/decide"
+	"github.com/shakedown-dev/shakedown/reference/edge"
 	"github.com/shakedown-dev/shakedown/reference/event"
 	"github.com/shakedown-dev/shakedown/reference/schema"
 	"github.com/shakedown-dev/shakedown/reference/teams"
@@ -62,6 +63,12 @@ type Config struct {
 	Migrate bool
 	// RatePerToken limits capture per project token (events/s, 0 = none).
 	RatePerToken float64
+	// HTTP bounds slow and idle clients (zero fields: edge's defaults).
+	HTTP edge.Timeouts
+	// CORS is capture's and decide's cross-origin policy (zero: any origin, no credentials).
+	CORS edge.CORS
+	// TrustedProxies may set X-Forwarded-For (default nobody).
+	TrustedProxies edge.Proxies
 	// Logger receives the component's logs.
 	Logger *slog.Logger
 }
@@ -69,7 +76,10 @@ type Config struct {
 // ConfigFromEnv reads a Config from the variables the chart sets: COMPONENT,
 // LISTEN_ADDR, KAFKA_BROKERS (comma-separated), KAFKA_TOPIC_PARTITIONS, CLICKHOUSE_ADDR,
 // CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, POSTGRES_DSN, MIGRATE
-// (default true), CAPTURE_RATE_PER_TOKEN. component, when not empty, overrides COMPONENT.
+// (default true), CAPTURE_RATE_PER_TOKEN, HTTP_READ_HEADER_TIMEOUT, HTTP_IDLE_TIMEOUT,
+// HTTP_BODY_TIMEOUT (durations like 10s), HTTP_MIN_BODY_RATE (bytes/s), CORS_ORIGINS
+// (comma-separated; empty: any origin without credentials, "*": reflect any) and
+// TRUSTED_PROXIES (comma-separated CIDRs). component, when not empty, overrides COMPONENT.
 func ConfigFromEnv(getenv func(string) string, component string) (Config, error) {
 	if component == "" {
 		component = getenv("COMPONENT")
@@ -110,6 +120,32 @@ func ConfigFromEnv(getenv func(string) string, component string) (Config, error)
 			return c, fmt.Errorf("CAPTURE_RATE_PER_TOKEN=%q: want events per second, 0 for no limit", v)
 		}
 		c.RatePerToken = f
+	}
+	for _, d := range []struct {
+		env string
+		to  *time.Duration
+	}{{"HTTP_READ_HEADER_TIMEOUT", &c.HTTP.ReadHeader}, {"HTTP_IDLE_TIMEOUT", &c.HTTP.Idle}, {"HTTP_BODY_TIMEOUT", &c.HTTP.Body}} {
+		if v := getenv(d.env); v != "" {
+			t, err := time.ParseDuration(v)
+			if err != nil || t <= 0 {
+				return c, fmt.Errorf("%s=%q: want a positive duration such as 10s", d.env, v)
+			}
+			*d.to = t
+		}
+	}
+	if v := getenv("HTTP_MIN_BODY_RATE"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return c, fmt.Errorf("HTTP_MIN_BODY_RATE=%q: want bytes per second, at least 1", v)
+		}
+		c.HTTP.MinBodyRate = n
+	}
+	var err error
+	if c.CORS, err = edge.ParseCORSOrigins(getenv("CORS_ORIGINS")); err != nil {
+		return c, fmt.Errorf("CORS_ORIGINS: %w", err)
+	}
+	if c.TrustedProxies, err = edge.ParseProxies(getenv("TRUSTED_PROXIES")); err != nil {
+		return c, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
 	return c, c.validate()
 }
@@ -190,23 +226,23 @@ func runCapture(ctx context.Context, cfg Config, log *slog.Logger, reg *promethe
 		return fmt.Errorf("kafka producer for %v: %w", cfg.KafkaBrokers, err)
 	}
 	defer producer.Close()
-	decider, err := decide.New(ctx, decide.Config{Postgres: pool, Logger: log, Registerer: reg})
+	decider, err := decide.New(ctx, decide.Config{Postgres: pool, Logger: log, Registerer: reg, CORS: cfg.CORS})
 	if err != nil {
 		return err
 	}
 	go func() { _ = decider.Run(ctx) }()
 	h, err := capture.New(producer, capture.Config{
 		Tokens: teams.NewStore(pool), Decide: decider, Registerer: reg, Logger: log,
-		RatePerToken: rate.Limit(cfg.RatePerToken),
+		RatePerToken: rate.Limit(cfg.RatePerToken), CORS: cfg.CORS, TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {
 		return err
 	}
-	return serveHTTP(ctx, cfg.Listen, h, log)
+	return serveHTTP(ctx, cfg.Listen, h, cfg.HTTP, log)
 }
 
 func runDecide(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry, pool *pgxpool.Pool) error {
-	decider, err := decide.New(ctx, decide.Config{Postgres: pool, Logger: log, Registerer: reg})
+	decider, err := decide.New(ctx, decide.Config{Postgres: pool, Logger: log, Registerer: reg, CORS: cfg.CORS})
 	if err != nil {
 		return err
 	}
@@ -217,7 +253,7 @@ func runDecide(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheu
 	mux.Handle("/flags", decider)
 	mux.Handle("/flags/", decider)
 	addHealth(mux, reg, func(ctx context.Context) error { return pool.Ping(ctx) })
-	return serveHTTP(ctx, cfg.Listen, mux, log)
+	return serveHTTP(ctx, cfg.Listen, mux, cfg.HTTP, log)
 }
 
 func runWorker(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry, pool *pgxpool.Pool) error {
@@ -258,7 +294,7 @@ func runWorker(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheu
 	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHTTP()
 	go func() {
-		err := serveHTTP(httpCtx, cfg.Listen, mux, log)
+		err := serveHTTP(httpCtx, cfg.Listen, mux, cfg.HTTP, log)
 		if err != nil {
 			stopWorker(err)
 		}
@@ -299,13 +335,14 @@ func addHealth(mux *http.ServeMux, reg *prometheus.Registry, ready func(context.
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 }
 
-// serveHTTP serves h on addr until ctx ends, then shuts down within 10 s.
-func serveHTTP(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
+// serveHTTP serves h on addr, with timeouts (see edge.NewServer), until ctx ends,
+// then shuts down within 10 s.
+func serveHTTP(ctx context.Context, addr string, h http.Handler, timeouts edge.Timeouts, log *slog.Logger) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set LISTEN_ADDR to a free address)", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := edge.NewServer(h, timeouts)
 	errCh := make(chan error, 1)
 	go func() { errCh <- srv.Serve(l) }()
 	log.Info("listening", "addr", l.Addr().String())
@@ -334,7 +371,9 @@ func ensureTopics(ctx context.Context, cfg Config) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for _, topic := range []string{event.IngestionTopic, event.DeadLetterTopic} {
-		resp, err := adm.CreateTopic(ctx, cfg.TopicPartitions, -1, nil, topic)
+		// Kafka's default max.message.bytes (1 MB) is below capture's 2 MB events.
+		maxBytes := strconv.Itoa(event.MaxMessageBytes)
+		resp, err := adm.CreateTopic(ctx, cfg.TopicPartitions, -1, map[string]*string{"max.message.bytes": &maxBytes}, topic)
 		if err == nil {
 			err = resp.Err
 		}

@@ -62,7 +62,7 @@ func TestComponentsServeAsSeparateProcessesWould(t *testing.T) {
 		ports[comp] = port
 		cfg := Config{
 			Component: comp, Listen: fmt.Sprintf("127.0.0.1:%d", port), KafkaBrokers: kafka.ListenAddrs(),
-			TopicPartitions: 2, ClickHouseAddr: ch.NativeAddr, ClickHouseUser: "default",
+			TopicPartitions: 2, ClickHouseAddr: ch.NativeAddr, ClickHouseUser: ch.User, ClickHousePassword: ch.Password,
 			ClickHouseDatabase: "default", PostgresDSN: pg.DSN, Migrate: true,
 		}
 		done[comp] = make(chan error, 1)
@@ -149,7 +149,7 @@ func TestWorkerStopsWhenItsHealthListenerCannotStart(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Config{Component: Worker, Listen: taken.Addr().String(), KafkaBrokers: kafka.ListenAddrs(),
-			TopicPartitions: 1, ClickHouseAddr: ch.NativeAddr, ClickHouseUser: "default", ClickHouseDatabase: "default",
+			TopicPartitions: 1, ClickHouseAddr: ch.NativeAddr, ClickHouseUser: ch.User, ClickHousePassword: ch.Password, ClickHouseDatabase: "default",
 			PostgresDSN: pg.DSN, Migrate: true})
 	}()
 	select {

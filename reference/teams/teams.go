@@ -27,13 +27,29 @@ type Team struct {
 	Token string
 }
 
+// Defaults of NewStore.
+const (
+	// DefaultPositiveTTL is how long a valid token is trusted without asking PostgreSQL.
+	DefaultPositiveTTL = time.Minute
+	// DefaultNegativeTTL is how long an unknown token is refused without asking again,
+	// so a new project's token works within it.
+	DefaultNegativeTTL = 2 * time.Second
+	// DefaultLookupTimeout bounds one token lookup (and Ping), so that a paused or
+	// unreachable PostgreSQL turns into a fast error (capture answers 503) instead of
+	// requests that hang.
+	DefaultLookupTimeout = 500 * time.Millisecond
+)
+
 // Store reads and writes teams. Valid answers from a cache that keeps hits for
-// PositiveTTL and misses for NegativeTTL, so a new token works within NegativeTTL.
+// DefaultPositiveTTL and misses for DefaultNegativeTTL, so a new token works within
+// DefaultNegativeTTL. A token once found valid stays valid while PostgreSQL cannot
+// be asked, so a database outage does not stop known projects from capturing.
 type Store struct {
-	pool        *pgxpool.Pool
-	positiveTTL time.Duration
-	negativeTTL time.Duration
-	now         func() time.Time
+	pool          *pgxpool.Pool
+	positiveTTL   time.Duration
+	negativeTTL   time.Duration
+	lookupTimeout time.Duration
+	now           func() time.Time
 
 	mu    sync.Mutex
 	cache map[string]cacheEntry
@@ -44,15 +60,33 @@ type cacheEntry struct {
 	expires time.Time
 }
 
-// NewStore returns a Store over pool (the schema must be migrated).
-func NewStore(pool *pgxpool.Pool) *Store {
-	return &Store{
-		pool:        pool,
-		positiveTTL: time.Minute,
-		negativeTTL: 2 * time.Second,
-		now:         time.Now,
-		cache:       map[string]cacheEntry{},
+// StoreOption adjusts a Store made by NewStore.
+type StoreOption func(*Store)
+
+// PositiveTTL sets how long a valid token is trusted without asking PostgreSQL
+// (default DefaultPositiveTTL); zero or less keeps the default.
+func PositiveTTL(d time.Duration) StoreOption {
+	return func(s *Store) {
+		if d > 0 {
+			s.positiveTTL = d
+		}
 	}
+}
+
+// NewStore returns a Store over pool (the schema must be migrated).
+func NewStore(pool *pgxpool.Pool, opts ...StoreOption) *Store {
+	s := &Store{
+		pool:          pool,
+		positiveTTL:   DefaultPositiveTTL,
+		negativeTTL:   DefaultNegativeTTL,
+		lookupTimeout: DefaultLookupTimeout,
+		now:           time.Now,
+		cache:         map[string]cacheEntry{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Create adds a team; an empty token gets a fresh random one.
@@ -92,6 +126,8 @@ func (s *Store) ByToken(ctx context.Context, token string) (Team, error) {
 var ErrUnknownToken = errors.New("unknown project token")
 
 // Valid reports whether token belongs to a team; it satisfies capture.TokenValidator.
+// A lookup is bounded by DefaultLookupTimeout; when it fails, a token found valid
+// before (however long ago) is still valid, and any other gets the error.
 func (s *Store) Valid(ctx context.Context, token string) (bool, error) {
 	now := s.now()
 	s.mu.Lock()
@@ -100,13 +136,17 @@ func (s *Store) Valid(ctx context.Context, token string) (bool, error) {
 	if ok && now.Before(e.expires) {
 		return e.valid, nil
 	}
-	_, err := s.ByToken(ctx, token)
+	lctx, cancel := context.WithTimeout(ctx, s.lookupTimeout)
+	defer cancel()
+	_, err := s.ByToken(lctx, token)
 	switch {
 	case errors.Is(err, ErrUnknownToken):
 		s.remember(token, false)
 		return false, nil
+	case err != nil && ok && e.valid:
+		return true, nil // stale but known good: keep the project capturing through the outage
 	case err != nil:
-		return false, err
+		return false, fmt.Errorf("check project token in PostgreSQL (lookup bounded to %s; retry later): %w", s.lookupTimeout, err)
 	}
 	s.remember(token, true)
 	return true, nil
@@ -123,6 +163,17 @@ func (s *Store) remember(token string, valid bool) {
 		s.cache = map[string]cacheEntry{}
 	}
 	s.cache[token] = cacheEntry{valid: valid, expires: s.now().Add(ttl)}
+}
+
+// Ping checks that PostgreSQL answers within DefaultLookupTimeout; readiness probes
+// use it to name the token store when it fails.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.lookupTimeout)
+	defer cancel()
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("token store (PostgreSQL) did not answer a ping within %s: %w", s.lookupTimeout, err)
+	}
+	return nil
 }
 
 // NewToken returns a random project token: TokenPrefix and 43 URL-safe characters.

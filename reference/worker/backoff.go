@@ -11,11 +11,12 @@ import (
 
 // isPermanent tells errors that the same input will always cause, so retrying would
 // stall the partition forever: PostgreSQL data exceptions (SQLSTATE class 22, e.g. a
-// NUL byte in text or jsonb) and Kafka refusals of the record itself (too large,
-// invalid).
+// NUL byte in text or jsonb) and program limits (class 54, e.g. an index row too
+// large), and Kafka refusals of the record itself (too large, invalid).
 func isPermanent(err error) bool {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 && pgErr.Code[:2] == "22" {
+	// Class 54 (program limit exceeded) is e.g. a key too long for a btree index.
+	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 && (pgErr.Code[:2] == "22" || pgErr.Code[:2] == "54") {
 		return true
 	}
 	return errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) ||

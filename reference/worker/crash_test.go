@@ -27,6 +27,8 @@ const (
 	envBrokers = "SHAKEDOWN_WORKER_BROKERS"
 	envCHAddr  = "SHAKEDOWN_WORKER_CH_ADDR"
 	envCHDB    = "SHAKEDOWN_WORKER_CH_DB"
+	envCHUser  = "SHAKEDOWN_WORKER_CH_USER"
+	envCHPass  = "SHAKEDOWN_WORKER_CH_PASSWORD"
 	envPGDSN   = "SHAKEDOWN_WORKER_PG_DSN"
 	envBatch   = "SHAKEDOWN_WORKER_BATCH"
 	// envCrashAfter makes the child kill itself after that many inserts, before committing.
@@ -39,7 +41,8 @@ func runWorkerChild() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "worker child:", err); return 1 }
-	ch, err := clickhouse.Open(&clickhouse.Options{Addr: []string{os.Getenv(envCHAddr)}})
+	ch, err := clickhouse.Open(&clickhouse.Options{Addr: []string{os.Getenv(envCHAddr)},
+		Auth: clickhouse.Auth{Username: os.Getenv(envCHUser), Password: os.Getenv(envCHPass)}})
 	if err != nil {
 		return fail(err)
 	}
@@ -80,7 +83,7 @@ func (e *env) startWorkerProcess(t *testing.T, batch int, extraEnv ...string) (*
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), envHelper+"=1", envBrokers+"="+strings.Join(e.brokers, ","),
-		envCHAddr+"="+e.chAddr, envCHDB+"="+e.chDB, envPGDSN+"="+e.pgDSN, envBatch+"="+strconv.Itoa(batch))
+		envCHAddr+"="+e.chAddr, envCHDB+"="+e.chDB, envCHUser+"="+shared.ch.User, envCHPass+"="+shared.ch.Password, envPGDSN+"="+e.pgDSN, envBatch+"="+strconv.Itoa(batch))
 	cmd.Env = append(cmd.Env, extraEnv...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -97,31 +97,43 @@ func (e *env) readDeadLetters(t *testing.T, n int) []*kgo.Record {
 	return out
 }
 
-// TestValuesPostgreSQLRefusesDoNotStallThePartition sends events whose distinct_id or
-// $set holds a NUL byte, which PostgreSQL refuses for good (text and jsonb): they are
-// dead-lettered as invalid_value, and the events around them still land.
+// TestValuesPostgreSQLRefusesDoNotStallThePartition sends values PostgreSQL refuses
+// for good: a NUL in a distinct_id (capture never sends one; the event is dead-lettered
+// as invalid_value) and a $set number past numeric's range (the event is stored, the
+// update dead-lettered as invalid_person_update). A NUL in $set is stored as U+FFFD.
+// The events around them still land.
 func TestValuesPostgreSQLRefusesDoNotStallThePartition(t *testing.T) {
 	e := newEnv(t, 1)
 	p := e.producer(t)
 	nulID := e.msg(201, "nul\x00id", `{"event":"bad"}`)
-	nulSet := e.msg(202, "d9", `{"event":"bad","properties":{"$set":{"name":"a\u0000b"}}}`)
+	nulSet := e.msg(202, "d9", `{"event":"nulset","properties":{"$set":{"name":"a\u0000b"}}}`)
+	overflow := e.msg(203, "d10", `{"event":"overflow","properties":{"$set":{"n":1e1000000}}}`)
 	enc := e.record
 	recs := []*kgo.Record{enc(e.msg(11, "d7", `{"event":"good"}`)), enc(nulID),
-		enc(e.msg(12, "d8", `{"event":"good"}`)), enc(nulSet), enc(e.msg(13, "d8", `{"event":"good"}`))}
+		enc(e.msg(12, "d8", `{"event":"good"}`)), enc(nulSet), enc(overflow), enc(e.msg(13, "d8", `{"event":"good"}`))}
 	e.produceRaw(t, p, recs...)
 
-	e.runUntilCommitted(t, 3, len(recs))
-	if n := e.chCount(t, "SELECT count() FROM {db}.events FINAL WHERE event = 'good'"); n != 3 {
-		t.Errorf("good events = %d, want 3", n)
+	e.runUntilCommitted(t, 5, len(recs))
+	if n := e.chCount(t, "SELECT count() FROM {db}.events FINAL WHERE event IN ('good', 'nulset', 'overflow')"); n != 5 {
+		t.Errorf("stored events = %d, want 5", n)
 	}
+	var name string
+	if err := e.pg.QueryRow(context.Background(), "SELECT p.properties->>'name' FROM persons p JOIN person_distinct_ids d ON d.person_id = p.id WHERE d.distinct_id = 'd9'").Scan(&name); err != nil || name != "a\ufffdb" {
+		t.Errorf("d9's name = %q (%v), want a\ufffdb", name, err)
+	}
+	reasons := map[string]bool{}
 	for _, r := range e.readDeadLetters(t, 2) {
 		var dl DeadLetter
 		if err := json.Unmarshal(r.Value, &dl); err != nil {
 			t.Fatal(err)
 		}
-		if dl.Reason != reasonInvalidValue || !strings.Contains(dl.Error, "22") {
-			t.Errorf("dead letter reason %q error %q, want %s with the SQLSTATE", dl.Reason, dl.Error, reasonInvalidValue)
+		reasons[dl.Reason] = true
+		if !strings.Contains(dl.Error, "22") {
+			t.Errorf("dead letter reason %q error %q, want the SQLSTATE", dl.Reason, dl.Error)
 		}
+	}
+	if !reasons[reasonInvalidValue] || !reasons[reasonInvalidPersonUpdate] {
+		t.Errorf("dead letter reasons %v, want %s and %s", reasons, reasonInvalidValue, reasonInvalidPersonUpdate)
 	}
 }
 

@@ -68,7 +68,7 @@ func (s *servers) start(tb testing.TB) {
 		if s.dir, s.err = os.MkdirTemp("", "worker-test-ch-"); s.err != nil {
 			return
 		}
-		if s.ch, s.err = procs.StartClickHouse(ctx, procs.ClickHouseOptions{Dir: s.dir}); s.err != nil {
+		if s.ch, s.err = procs.StartClickHouse(ctx, procs.ClickHouseOptions{Dir: s.dir, AnyDatabase: true}); s.err != nil {
 			return
 		}
 		s.pg, s.err = procs.StartPostgres(ctx, procs.PostgresOptions{Database: "worker"})
@@ -116,7 +116,8 @@ func newEnv(tb testing.TB, partitions int32) *env {
 	tb.Cleanup(e.kafka.Close)
 	e.brokers = e.kafka.ListenAddrs()
 
-	if e.ch, err = clickhouse.Open(&clickhouse.Options{Addr: []string{e.chAddr}}); err != nil {
+	if e.ch, err = clickhouse.Open(&clickhouse.Options{Addr: []string{e.chAddr},
+		Auth: clickhouse.Auth{Username: shared.ch.User, Password: shared.ch.Password}}); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { e.ch.Close() })
@@ -124,15 +125,19 @@ func newEnv(tb testing.TB, partitions int32) *env {
 		tb.Fatal(err)
 	}
 
-	admin, err := pgx.Connect(ctx, shared.pg.DSN)
+	adminDSN, err := shared.pg.AdminDSN("postgres")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, adminDSN)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name+" OWNER "+shared.pg.User); err != nil {
 		tb.Fatal(err)
 	}
-	e.pgDSN = fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", shared.pg.Addr, name)
+	e.pgDSN = shared.pg.DatabaseDSN(name)
 	if e.pg, err = pgxpool.New(ctx, e.pgDSN); err != nil {
 		tb.Fatal(err)
 	}

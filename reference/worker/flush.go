@@ -41,7 +41,9 @@ func (w *Worker) flushLocked(ctx context.Context, cl *kgo.Client) error {
 	}
 	err := w.retry(ctx, "clickhouse insert", func(ctx context.Context) error {
 		start := time.Now()
-		if err := insertEvents(ctx, w.cfg.ClickHouse, w.cfg.Database, b.rows); err != nil {
+		err := insertEvents(ctx, w.cfg.ClickHouse, w.cfg.Database, b.rows)
+		w.health.note(err)
+		if err != nil {
 			w.metrics.insertErrors.Inc()
 			return err
 		}

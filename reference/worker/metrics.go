@@ -22,6 +22,8 @@ type metrics struct {
 	// groupTypesUnmapped counts group types of events left out because their team
 	// had five group types already.
 	groupTypesUnmapped prometheus.Counter
+	// updatesDropped counts person and group updates left out of stored events, by reason.
+	updatesDropped *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -45,10 +47,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shakedown_worker_commit_errors_total", Help: "Failed Kafka offset commits."}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "shakedown_worker_consumer_lag", Help: "High watermark minus the next offset to consume, per partition, as of the last fetch."},
+			Name: "shakedown_worker_consumer_lag", Help: "Messages not yet committed by the worker's group, per partition: the broker's high watermark minus the group's committed offset (or the log start when nothing is committed), read from the broker every LagInterval, so it grows while inserts fail."},
 			[]string{"topic", "partition"}),
 		groupTypesUnmapped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shakedown_worker_group_types_unmapped_total", Help: "Groups of events left out because their team had 5 group types already (PostHog's limit); the events are stored."}),
+		updatesDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shakedown_worker_person_updates_dropped_total", Help: "Person and group updates ($set, $set_once, $group_set, merges) left out of stored events, by reason; each is also dead-lettered."},
+			[]string{"reason"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -72,6 +77,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.commitErrors = reg1(m.commitErrors).(prometheus.Counter)
 	m.lag = reg1(m.lag).(*prometheus.GaugeVec)
 	m.groupTypesUnmapped = reg1(m.groupTypesUnmapped).(prometheus.Counter)
+	m.updatesDropped = reg1(m.updatesDropped).(*prometheus.CounterVec)
 	if err != nil {
 		return nil, fmt.Errorf("register worker metrics: %w", err)
 	}

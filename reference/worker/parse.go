@@ -23,7 +23,15 @@ const (
 	reasonInvalidProperties = "invalid_properties"
 	reasonUnknownToken      = "unknown_token"
 	reasonInvalidValue      = "invalid_value" // a value PostgreSQL refuses, e.g. a NUL byte
+	// reasonInvalidPersonUpdate: the event is stored, but its $set, $set_once or
+	// $group_set could not be applied (not an object, or refused by PostgreSQL); the
+	// message is dead-lettered with this reason so the dropped update is not lost.
+	reasonInvalidPersonUpdate = "invalid_person_update"
 )
+
+// maxIDChars is how many characters of an id read from properties ($anon_distinct_id,
+// alias, group types and keys) are kept, as capture keeps of a distinct_id.
+const maxIDChars = 200
 
 // Event names that change which person a distinct_id belongs to.
 const (
@@ -48,6 +56,11 @@ func poison(reason, format string, args ...any) error {
 	return &poisonError{reason: reason, detail: fmt.Sprintf(format, args...)}
 }
 
+// dropUpdate describes a person or group update left out of a stored event.
+func dropUpdate(format string, args ...any) *poisonError {
+	return &poisonError{reason: reasonInvalidPersonUpdate, detail: fmt.Sprintf(format, args...)}
+}
+
 // parsedEvent is one Kafka message made ready for persons and ClickHouse.
 type parsedEvent struct {
 	msg        event.Message
@@ -69,6 +82,9 @@ type parsedEvent struct {
 	groups []groupRef
 	// groupIdentify is set for a $groupidentify with a $group_type and $group_key.
 	groupIdentify *groupIdentify
+	// dropped are the person and group updates of the event that cannot be applied;
+	// the event is stored without them, and each is counted and dead-lettered.
+	dropped []*poisonError
 }
 
 // rawData is the part of PostHog's event JSON the worker reads.
@@ -77,7 +93,7 @@ type rawData struct {
 	Properties json.RawMessage `json:"properties"`
 	Timestamp  json.RawMessage `json:"timestamp"`
 	Offset     json.RawMessage `json:"offset"`
-	SentAt     string          `json:"sent_at"`
+	SentAt     json.RawMessage `json:"sent_at"`
 	Set        json.RawMessage `json:"$set"`
 	SetOnce    json.RawMessage `json:"$set_once"`
 }
@@ -112,14 +128,11 @@ func parseMessage(value []byte, now time.Time) (parsedEvent, error) {
 			return parsedEvent{}, poison(reasonInvalidProperties, "properties is not a JSON object: %v", err)
 		}
 	}
-	set, err := mergeObjects(props["$set"], data.Set)
-	if err != nil {
-		return parsedEvent{}, poison(reasonInvalidProperties, "$set: %v", err)
-	}
-	setOnce, err := mergeObjects(props["$set_once"], data.SetOnce)
-	if err != nil {
-		return parsedEvent{}, poison(reasonInvalidProperties, "$set_once: %v", err)
-	}
+	var personDropped []*poisonError
+	set, drop := personUpdate("$set", props["$set"], data.Set)
+	personDropped = append(personDropped, drop...)
+	setOnce, drop := personUpdate("$set_once", props["$set_once"], data.SetOnce)
+	personDropped = append(personDropped, drop...)
 	if _, ok := props["$ip"]; !ok && msg.IP != "" {
 		props["$ip"], _ = json.Marshal(msg.IP)
 	}
@@ -129,26 +142,27 @@ func parseMessage(value []byte, now time.Time) (parsedEvent, error) {
 	}
 	switch data.Event {
 	case eventIdentify:
-		p.mergeWith, p.identify = jsonString(props["$anon_distinct_id"]), true
+		p.mergeWith, p.identify = cleanID(jsonString(props["$anon_distinct_id"])), true
 	case eventCreateAlias:
-		p.mergeWith = jsonString(props["alias"])
+		p.mergeWith = cleanID(jsonString(props["alias"]))
 	}
 	if p.mergeWith == msg.DistinctID {
 		p.mergeWith = ""
 	}
 	p.groups = parseGroups(props["$groups"])
 	if data.Event == eventGroupIdentify {
-		if p.groupIdentify, err = parseGroupIdentify(props); err != nil {
-			return parsedEvent{}, err
-		}
+		p.groupIdentify, drop = parseGroupIdentify(props)
+		p.dropped = append(p.dropped, drop...)
 	}
 	if data.Event == eventGroupIdentify || bytes.Equal(bytes.TrimSpace(props["$process_person_profile"]), []byte("false")) {
 		p.personless = true
 		p.set, p.setOnce, p.mergeWith, p.identify = nil, nil, "", false
+		personDropped = nil // PostHog ignores a personless event's $set and $set_once
 	}
+	p.dropped = append(p.dropped, personDropped...)
 	sentAt := msg.SentAt
 	if sentAt == "" {
-		sentAt = data.SentAt
+		sentAt = jsonString(data.SentAt)
 	}
 	_, ignoreSentAt := props["$ignore_sent_at"]
 	p.timestamp = eventTimestamp(parseTime(msg.Now, now), data.Timestamp, data.Offset, sentAt, ignoreSentAt)
@@ -166,7 +180,8 @@ func parseGroups(raw json.RawMessage) []groupRef {
 	}
 	out := make([]groupRef, 0, len(m))
 	for typ, v := range m {
-		if key := jsonString(v); typ != "" && key != "" {
+		typ := cleanID(typ)
+		if key := cleanID(jsonString(v)); typ != "" && key != "" {
 			out = append(out, groupRef{typ: typ, key: key})
 		}
 	}
@@ -176,20 +191,18 @@ func parseGroups(raw json.RawMessage) []groupRef {
 
 // parseGroupIdentify reads a $groupidentify's $group_type, $group_key and $group_set;
 // nil when the type or key is missing (the event is stored, no group is set). A
-// $group_set that is not an object is a *poisonError, as a bad $set is.
-func parseGroupIdentify(props map[string]json.RawMessage) (*groupIdentify, error) {
-	typ, key := jsonString(props["$group_type"]), jsonString(props["$group_key"])
+// $group_set that is not an object is dropped (returned, to be dead-lettered), as a
+// bad $set is: the group is still created, with no properties set.
+func parseGroupIdentify(props map[string]json.RawMessage) (*groupIdentify, []*poisonError) {
+	typ, key := cleanID(jsonString(props["$group_type"])), cleanID(jsonString(props["$group_key"]))
 	if typ == "" || key == "" {
 		return nil, nil
 	}
-	set, err := mergeObjects(props["$group_set"])
-	if err != nil {
-		return nil, poison(reasonInvalidProperties, "$group_set: %v", err)
-	}
+	set, dropped := personUpdate("$group_set", props["$group_set"])
 	if set == nil {
 		set = []byte("{}")
 	}
-	return &groupIdentify{groupRef: groupRef{typ: typ, key: key}, set: set}, nil
+	return &groupIdentify{groupRef: groupRef{typ: typ, key: key}, set: set}, dropped
 }
 
 // eventTimestamp adjusts the client's clock to capture's the way PostHog does: with both
@@ -213,25 +226,107 @@ func eventTimestamp(now time.Time, rawTS, rawOffset json.RawMessage, sentAt stri
 	return ts
 }
 
-// mergeObjects merges JSON objects left to right (later keys win); nil when all are empty.
-func mergeObjects(objs ...json.RawMessage) ([]byte, error) {
-	out := map[string]json.RawMessage{}
+// personUpdate merges the JSON objects of field ($set, $set_once, $group_set) left to
+// right (later keys win) into an object PostgreSQL's jsonb accepts: NUL becomes U+FFFD
+// in keys and strings (as PostHog's plugin-server does), invalid UTF-8 and lone
+// surrogates too. It is nil when all are empty. A value that is not an object (nor
+// null) is left out and returned as a dropped update; the event is stored regardless.
+func personUpdate(field string, objs ...json.RawMessage) ([]byte, []*poisonError) {
+	var (
+		out     = map[string]any{}
+		dropped []*poisonError
+	)
 	for _, o := range objs {
+		o = bytes.TrimSpace(o)
 		if len(o) == 0 || isNull(o) {
 			continue
 		}
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(o, &m); err != nil {
-			return nil, fmt.Errorf("not a JSON object: %w", err)
+		m, err := decodeObject(o)
+		if err != nil {
+			dropped = append(dropped, dropUpdate(
+				"%s is %s, not a JSON object; the event is stored without this update (send %s as an object, e.g. {\"plan\": \"pro\"})", field, jsonKind(o), field))
+			continue
 		}
 		for k, v := range m {
-			out[k] = v
+			out[cleanNUL(k)] = cleanValue(v)
 		}
 	}
 	if len(out) == 0 {
-		return nil, nil
+		return nil, dropped
 	}
-	return json.Marshal(out)
+	b, err := json.Marshal(out)
+	if err != nil { // cannot happen: only decoded JSON values
+		return nil, append(dropped, dropUpdate("re-encode %s: %v", field, err))
+	}
+	return b, dropped
+}
+
+// decodeObject decodes a JSON object keeping numbers as written.
+func decodeObject(b []byte) (map[string]any, error) {
+	if len(b) == 0 || b[0] != '{' {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	return m, nil
+}
+
+// cleanValue replaces NUL in every string and key of v, a decoded JSON value.
+func cleanValue(v any) any {
+	switch v := v.(type) {
+	case string:
+		return cleanNUL(v)
+	case []any:
+		for i := range v {
+			v[i] = cleanValue(v[i])
+		}
+		return v
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[cleanNUL(k)] = cleanValue(e)
+		}
+		return out
+	}
+	return v
+}
+
+// cleanNUL replaces NUL, which PostgreSQL text and jsonb refuse, with U+FFFD.
+func cleanNUL(s string) string { return strings.ReplaceAll(s, "\x00", "\uFFFD") }
+
+// cleanID is what capture makes of a distinct_id, for the ids the worker reads from
+// properties: trimmed, NUL replaced, cut to maxIDChars characters.
+func cleanID(s string) string {
+	s = cleanNUL(strings.TrimSpace(s))
+	n := 0
+	for i := range s {
+		if n == maxIDChars {
+			return s[:i]
+		}
+		n++
+	}
+	return s
+}
+
+// jsonKind names the JSON type of trimmed, valid raw for messages.
+func jsonKind(raw []byte) string {
+	switch c := raw[0]; {
+	case c == '"':
+		return "a string"
+	case c == '[':
+		return "an array"
+	case c == '{':
+		return "an object"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == 'n':
+		return "null"
+	}
+	return "a number"
 }
 
 func isNull(b json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(b), []byte("null")) }

@@ -89,7 +89,6 @@ func TestParseMessagePoison(t *testing.T) {
 		"data not object":   {message(t, func() event.Message { m := ok; m.Data = "[1,2"; return m }()), reasonInvalidData},
 		"no event":          {message(t, func() event.Message { m := ok; m.Data = `{"properties":{}}`; return m }()), reasonMissingEvent},
 		"properties string": {message(t, func() event.Message { m := ok; m.Data = `{"event":"e","properties":"x"}`; return m }()), reasonInvalidProperties},
-		"$set array":        {message(t, func() event.Message { m := ok; m.Data = `{"event":"e","$set":[1]}`; return m }()), reasonInvalidProperties},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -99,5 +98,40 @@ func TestParseMessagePoison(t *testing.T) {
 				t.Fatalf("err = %v, want poison %q", err, c.reason)
 			}
 		})
+	}
+}
+
+// TestOddPersonUpdatesAreDroppedNotTheEvent checks that a $set, $set_once or
+// $group_set that is not an object leaves the event stored with the update dropped,
+// and that NUL becomes U+FFFD where PostgreSQL would refuse it.
+func TestOddPersonUpdatesAreDroppedNotTheEvent(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	msg := func(data string) []byte {
+		b, err := event.Message{UUID: "0190a0a0-0000-7000-8000-000000000001", DistinctID: "d", Token: "t", Data: data, Now: event.FormatNow(now)}.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		data        string
+		dropped     int
+		set, anonID string
+	}{
+		{`{"event":"e","$set":"str","properties":{"$set_once":[1]}}`, 2, "", ""},
+		{`{"event":"e","$set":{"a":1},"properties":{"$set":5}}`, 1, `{"a":1}`, ""},
+		{`{"event":"e","sent_at":12,"properties":{"$set":{"k\u0000":"v\u0000"}}}`, 0, "{\"k\ufffd\":\"v\ufffd\"}", ""},
+		{`{"event":"$identify","properties":{"$anon_distinct_id":"a\u0000b"}}`, 0, "", "a\ufffdb"},
+		{`{"event":"$groupidentify","properties":{"$group_type":"c","$group_key":"k","$group_set":"x"}}`, 1, "", ""},
+		{`{"event":"e","properties":{"$process_person_profile":false,"$set":"ignored"}}`, 0, "", ""},
+	} {
+		p, err := parseMessage(msg(tc.data), now)
+		if err != nil {
+			t.Errorf("%s: %v, want the event stored", tc.data, err)
+			continue
+		}
+		if len(p.dropped) != tc.dropped || string(p.set) != tc.set || p.mergeWith != tc.anonID {
+			t.Errorf("%s: dropped %d set %s mergeWith %q, want %d %s %q", tc.data, len(p.dropped), p.set, p.mergeWith, tc.dropped, tc.set, tc.anonID)
+		}
 	}
 }

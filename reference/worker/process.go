@@ -70,8 +70,10 @@ func (w *Worker) process(ctx context.Context, cl *kgo.Client, recs []*kgo.Record
 }
 
 // resolveSegment resolves seg with retries. When PostgreSQL refuses the data itself
-// (a permanent error), the items are resolved one by one so that only the offending
-// event goes to the dead-letter topic and the partition moves on.
+// (a permanent error), the items are resolved one by one; an item refused alone is
+// tried once more without its person and group updates (the event is stored, the
+// updates dead-lettered), and only if that fails too does the event go to the
+// dead-letter topic, so the partition moves on.
 func (w *Worker) resolveSegment(ctx context.Context, seg []item) error {
 	err := w.retry(ctx, "resolve persons and groups", func(ctx context.Context) error { return w.resolveWithGroups(ctx, seg) })
 	if err == nil || !isPermanent(err) {
@@ -80,6 +82,9 @@ func (w *Worker) resolveSegment(ctx context.Context, seg []item) error {
 	for k := range seg {
 		it := seg[k : k+1]
 		err := w.retry(ctx, "resolve persons and groups", func(ctx context.Context) error { return w.resolveWithGroups(ctx, it) })
+		if err != nil && isPermanent(err) && it[0].dropUpdates(err) {
+			err = w.retry(ctx, "resolve persons and groups", func(ctx context.Context) error { return w.resolveWithGroups(ctx, it) })
+		}
 		switch {
 		case err == nil:
 		case isPermanent(err):
@@ -89,6 +94,19 @@ func (w *Worker) resolveSegment(ctx context.Context, seg []item) error {
 		}
 	}
 	return nil
+}
+
+// dropUpdates strips the item's person and group updates (merge, $set, $set_once,
+// groups), recording them as dropped because of err; false when it had none.
+func (it *item) dropUpdates(err error) bool {
+	ev := &it.ev
+	if ev.mergeWith == "" && !ev.identify && ev.set == nil && ev.setOnce == nil && ev.groupIdentify == nil && len(ev.groups) == 0 {
+		return false
+	}
+	ev.dropped = append(ev.dropped, dropUpdate("PostgreSQL refused the person or group update; the event is stored without its merge, $set, $set_once and groups: %v", err))
+	ev.mergeWith, ev.identify, ev.set, ev.setOnce, ev.groupIdentify, ev.groups = "", false, nil, nil, nil, nil
+	it.groupKeys, it.groupsDone = [maxGroupTypes]string{}, false
+	return true
 }
 
 // resolveWithGroups is resolve, then resolveGroups.
@@ -212,6 +230,10 @@ func (w *Worker) addToBatch(cl *kgo.Client, it *item, now time.Time) {
 		w.deadLetter(cl, it.rec, it.poison)
 		w.batch.done(it.rec)
 		return
+	}
+	for _, d := range it.ev.dropped {
+		w.metrics.updatesDropped.WithLabelValues(d.reason).Inc()
+		w.deadLetter(cl, it.rec, d)
 	}
 	w.batch.add(eventRow{
 		uuid:       it.ev.uuid,

@@ -36,6 +36,9 @@ const (
 	DefaultBatchSize     = 1000
 	DefaultFlushInterval = time.Second
 	DefaultDatabase      = "default"
+	// DefaultLagInterval is how often the consumer lag is read from the broker and,
+	// when no insert was tried since, ClickHouse is pinged.
+	DefaultLagInterval = 5 * time.Second
 )
 
 // Internal timings.
@@ -72,6 +75,10 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// KafkaOptions are added to the worker's own Kafka client options and win over them.
 	KafkaOptions []kgo.Opt
+	// LagInterval is how often the consumer lag metric is read from the broker
+	// (committed offsets against high watermarks) and ClickHouse's health refreshed
+	// (default DefaultLagInterval).
+	LagInterval time.Duration
 }
 
 // Worker consumes events from Kafka into PostgreSQL and ClickHouse. Create it with New;
@@ -90,6 +97,9 @@ type Worker struct {
 
 	dlqMu     sync.Mutex // guards dlqFailed, appended to by producer callbacks
 	dlqFailed []*kgo.Record
+
+	// health is ClickHouse's state as the last insert or ping saw it.
+	health clickHouseHealth
 
 	// afterInsert, when set (only by this package's tests), runs after a batch is in
 	// ClickHouse and before its offsets are committed: the window a crash test aims at.
@@ -127,6 +137,9 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.LagInterval <= 0 {
+		cfg.LagInterval = DefaultLagInterval
+	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
@@ -158,6 +171,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		kgo.Balancers(kgo.StickyBalancer()),
 		kgo.OnPartitionsRevoked(w.onRevoked),
 		kgo.OnPartitionsLost(w.onLost),
+		// Records reach event.MaxMessageBytes; fetch a whole one per partition at once.
+		kgo.FetchMaxPartitionBytes(event.MaxMessageBytes),
+		kgo.FetchMaxBytes(4 * event.MaxMessageBytes),
 	}
 	cl, err := kgo.NewClient(append(opts, w.cfg.KafkaOptions...)...)
 	if err != nil {
@@ -165,6 +181,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	defer cl.CloseAllowingRebalance()
 	w.log.Info("worker started", "topic", w.cfg.Topic, "batch_size", w.cfg.BatchSize, "flush_interval", w.cfg.FlushInterval)
+	monitorDone := make(chan struct{})
+	go func() { defer close(monitorDone); w.monitor(ctx, cl) }()
+	defer func() { <-monitorDone }() // before the client closes
 
 	loopErr := w.consume(ctx, cl)
 
@@ -193,12 +212,6 @@ func (w *Worker) consume(ctx context.Context, cl *kgo.Client) error {
 		fetches.EachError(func(topic string, part int32, err error) {
 			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				w.log.Warn("fetch error", "topic", topic, "partition", part, "err", err)
-			}
-		})
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			if n := len(p.Records); n > 0 {
-				lag := p.HighWatermark - p.Records[n-1].Offset - 1
-				w.metrics.lag.WithLabelValues(p.Topic, fmt.Sprint(p.Partition)).Set(float64(lag))
 			}
 		})
 

@@ -24,7 +24,7 @@ import (
 func TestResolvePersonsFollowsOverrides(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ch, err := procs.StartClickHouse(ctx, procs.ClickHouseOptions{Dir: t.TempDir()})
+	ch, err := procs.StartClickHouse(ctx, procs.ClickHouseOptions{Dir: t.TempDir(), Databases: []string{"resolve"}})
 	var missing *procs.MissingBinaryError
 	if errors.As(err, &missing) {
 		t.Skipf("no clickhouse-server here: %v", err)
@@ -33,7 +33,8 @@ func TestResolvePersonsFollowsOverrides(t *testing.T) {
 		t.Fatalf("start clickhouse-server: %v", err)
 	}
 	t.Cleanup(func() { _ = ch.Stop() })
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ch.NativeAddr}})
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ch.NativeAddr},
+		Auth: clickhouse.Auth{Username: ch.User, Password: ch.Password}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,20 @@ type SendOptions struct {
 	// Retries is how often a request answered 429/503 or failing in transport is
 	// sent again (default 5); a 200 must never need a retry.
 	Retries int
+	// RetryFor, when set, replaces Retries: a refused request is sent again
+	// (with backoff up to 1 s) until it is acknowledged or RetryFor has passed
+	// since its first attempt, as an SDK keeps retrying through an outage.
+	RetryFor time.Duration
+	// Pace, when set, spaces the starts of requests by at least this much, so
+	// the events stream over time instead of arriving at once.
+	Pace time.Duration
+	// Over, when set (and Pace is not), spreads the requests' starts evenly
+	// over this long.
+	Over time.Duration
+	// KeepGoing records events whose request is finally refused in
+	// SendResult.Refused instead of failing Send: a refused event was never
+	// acknowledged, so it is not lost.
+	KeepGoing bool
 }
 
 // SendResult says what capture acknowledged.
@@ -42,6 +56,10 @@ type SendResult struct {
 	Status map[int]int
 	// ByEncoding counts acknowledged events per encoding.
 	ByEncoding map[phclient.Encoding]int
+	// Refused are the uuids of events whose request was refused for good
+	// (only with KeepGoing), and RefusedErrors the first few reasons.
+	Refused       []string
+	RefusedErrors []string
 }
 
 // Send delivers events to captureURL with token, in a seeded mix of single-event
@@ -96,8 +114,27 @@ func Send(ctx context.Context, captureURL, token string, events []phclient.Event
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Concurrency)
+	if opts.Pace == 0 && opts.Over > 0 && len(jobs) > 0 {
+		opts.Pace = max(time.Millisecond, opts.Over/time.Duration(len(jobs)))
+	}
+	var pace <-chan time.Time
+	if opts.Pace > 0 {
+		t := time.NewTicker(opts.Pace)
+		defer t.Stop()
+		pace = t.C
+	}
 	for _, j := range jobs {
+		if pace != nil {
+			select {
+			case <-gctx.Done():
+			case <-pace:
+			}
+		}
+		if gctx.Err() != nil {
+			break
+		}
 		g.Go(func() error {
+			first := time.Now()
 			for attempt := 0; ; attempt++ {
 				req, err := phclient.NewRequest(gctx, captureURL, j.path, j.body, j.enc)
 				if err != nil {
@@ -120,16 +157,32 @@ func Send(ctx context.Context, captureURL, token string, events []phclient.Event
 					mu.Unlock()
 					return nil
 				}
-				if !retryable || attempt >= opts.Retries {
-					if err != nil {
-						return fmt.Errorf("send %d events to %s (%s): %w", len(j.events), j.path, j.enc, err)
+				exhausted := attempt >= opts.Retries
+				if opts.RetryFor > 0 {
+					exhausted = time.Since(first) >= opts.RetryFor
+				}
+				if !retryable || exhausted {
+					if err == nil {
+						err = fmt.Errorf("HTTP %d: %s", status, msg)
 					}
-					return fmt.Errorf("send %d events to %s (%s): HTTP %d: %s", len(j.events), j.path, j.enc, status, msg)
+					err = fmt.Errorf("send %d events to %s (%s): %w", len(j.events), j.path, j.enc, err)
+					if !opts.KeepGoing || gctx.Err() != nil {
+						return err
+					}
+					mu.Lock()
+					for _, ev := range j.events {
+						res.Refused = append(res.Refused, ev.UUID)
+					}
+					if len(res.RefusedErrors) < 5 {
+						res.RefusedErrors = append(res.RefusedErrors, err.Error())
+					}
+					mu.Unlock()
+					return nil
 				}
 				select {
 				case <-gctx.Done():
 					return gctx.Err()
-				case <-time.After(time.Duration(50*(attempt+1)) * time.Millisecond):
+				case <-time.After(min(time.Second, time.Duration(50*(attempt+1))*time.Millisecond)):
 				}
 			}
 		})

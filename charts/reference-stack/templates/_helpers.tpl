@@ -68,7 +68,10 @@ metadata:
     {{- include "rs.labels" (dict "ctx" $ctx "component" "postgresql") | nindent 4 }}
 type: Opaque
 data:
+  # postgres-password is the superuser's (only the init script uses it);
+  # app-password is the application role's (NOSUPERUSER NOCREATEDB NOCREATEROLE).
   postgres-password: {{ .pgPassword | b64enc | quote }}
+  app-password: {{ .pgAppPassword | b64enc | quote }}
 {{- end }}
 {{- if not $ctx.Values.app.existingSecret }}
 ---
@@ -83,7 +86,7 @@ type: Opaque
 data:
   clickhouse-password: {{ .chPassword | b64enc | quote }}
   {{- if $ctx.Values.postgresql.enabled }}
-  postgres-dsn: {{ printf "postgres://%s:%s@%s-postgresql.%s.svc:5432/%s?sslmode=disable" $ctx.Values.postgresql.user .pgPassword $full $ctx.Release.Namespace $ctx.Values.postgresql.database | b64enc | quote }}
+  postgres-dsn: {{ printf "postgres://%s:%s@%s-postgresql.%s.svc:5432/%s?sslmode=disable" $ctx.Values.postgresql.user .pgAppPassword $full $ctx.Release.Namespace $ctx.Values.postgresql.database | b64enc | quote }}
   {{- end }}
 {{- end }}
 {{- end -}}
@@ -98,7 +101,7 @@ upgrade (and make `helm template` differ on each run). A Secret named by
 app.existingSecret is not rendered by the chart, so its content is not seen.
 */}}
 {{- define "rs.secretChecksum" -}}
-{{- include "rs.secrets" (dict "ctx" . "pgPassword" "generated" "chPassword" "generated") | sha256sum -}}
+{{- include "rs.secrets" (dict "ctx" . "pgPassword" "generated" "pgAppPassword" "generated" "chPassword" "generated") | sha256sum -}}
 {{- end -}}
 
 {{/* Kafka bootstrap servers for the app. */}}

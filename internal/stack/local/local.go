@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -28,6 +30,7 @@ import (
 	"github.com/shakedown-dev/shakedown/internal/stack"
 	"github.com/shakedown-dev/shakedown/reference/capture"
 	"github.com/shakedown-dev/shakedown/reference/decide"
+	"github.com/shakedown-dev/shakedown/reference/edge"
 	"github.com/shakedown-dev/shakedown/reference/event"
 	"github.com/shakedown-dev/shakedown/reference/schema"
 	"github.com/shakedown-dev/shakedown/reference/teams"
@@ -51,12 +54,34 @@ type Options struct {
 	// (defaults 5,000 events and 200 ms).
 	WorkerBatchSize     int
 	WorkerFlushInterval time.Duration
+	// HTTP bounds slow and idle clients of capture's server (zero fields: edge's
+	// defaults, as `shakedown serve` uses).
+	HTTP edge.Timeouts
+	// CORS is capture's and decide's cross-origin policy (zero: any origin, no credentials).
+	CORS edge.CORS
+	// TrustedProxies may set X-Forwarded-For (default nobody).
+	TrustedProxies edge.Proxies
 	// Capture adjusts capture's configuration (rate limits, sizes) before it starts.
 	Capture func(*capture.Config)
+	// TokenCacheTTL is how long capture trusts a valid token without asking
+	// PostgreSQL (default teams.DefaultPositiveTTL); drills shorten it so that
+	// a PostgreSQL outage outlasts the cache.
+	TokenCacheTTL time.Duration
 	// Logger receives the components' logs (default: discard).
 	Logger *slog.Logger
 	// Progress is told each start-up step as it begins (may be nil).
 	Progress func(step string)
+	// KeepDir, when set, holds ClickHouse's and PostgreSQL's data and the project
+	// token, and Close keeps it: a later Up with the same KeepDir finds the earlier
+	// events and the same token (unless Token names another). Empty means a temporary
+	// directory removed by Close. Kafka (kfake) is in memory either way.
+	KeepDir string
+	// MaxRestarts is how often in a row a dead ClickHouse or PostgreSQL is restarted
+	// before the stack gives up and reports failure on Done (default 5).
+	MaxRestarts int
+	// RestartBackoff is the wait before the first restart, doubled after each failed
+	// one up to 10 s (default 500 ms).
+	RestartBackoff time.Duration
 }
 
 // Stack is a running local reference stack.
@@ -86,8 +111,13 @@ type Stack struct {
 	bg        sync.WaitGroup
 
 	workerMu     sync.Mutex
+	worker       *worker.Worker
 	workerCancel context.CancelFunc
 	workerDone   chan error
+
+	// keepLock holds KeepDir's lock file; nil without KeepDir.
+	keepLock *os.File
+	failure  *failure
 }
 
 // PortInUseError says capture's listen address is taken.
@@ -121,7 +151,14 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if opts.Progress == nil {
 		opts.Progress = func(string) {}
 	}
-	s := &Stack{opts: opts, logger: opts.Logger, Registry: prometheus.NewRegistry(), Database: opts.Database}
+	if opts.MaxRestarts <= 0 {
+		opts.MaxRestarts = 5
+	}
+	if opts.RestartBackoff <= 0 {
+		opts.RestartBackoff = 500 * time.Millisecond
+	}
+	s := &Stack{opts: opts, logger: opts.Logger, Registry: prometheus.NewRegistry(), Database: opts.Database,
+		failure: newFailure()}
 	defer func() {
 		if err != nil {
 			_ = s.Close(context.WithoutCancel(ctx))
@@ -142,12 +179,18 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}()
 
-	if s.dir, err = os.MkdirTemp("", "shakedown-stack-"); err != nil {
+	if opts.KeepDir != "" {
+		if opts.Token, err = s.openKeepDir(opts.Token); err != nil {
+			return nil, err
+		}
+	} else if s.dir, err = os.MkdirTemp("", "shakedown-stack-"); err != nil {
 		return nil, fmt.Errorf("make the stack's temp dir: %w", err)
 	}
 
 	opts.Progress("starting kafka (kfake), clickhouse-server and postgres")
+	// kfake's message.max.bytes defaults to about 1 MB, below capture's 2 MB events.
 	s.kafka, err = kfake.NewCluster(kfake.NumBrokers(1),
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(event.MaxMessageBytes)}),
 		kfake.SeedTopics(opts.Partitions, event.IngestionTopic),
 		kfake.SeedTopics(1, event.DeadLetterTopic))
 	if err != nil {
@@ -155,11 +198,21 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		s.ch, err = procs.StartClickHouse(gctx, procs.ClickHouseOptions{Dir: s.dir})
+		chOpts := procs.ClickHouseOptions{Dir: s.dir, Databases: []string{opts.Database}}
+		if opts.KeepDir != "" {
+			s.ch, err = procs.StartClickHouseAt(gctx, filepath.Join(opts.KeepDir, keptClickHouse), chOpts)
+			return err
+		}
+		s.ch, err = procs.StartClickHouse(gctx, chOpts)
 		return err
 	})
 	g.Go(func() (err error) {
-		s.pg, err = procs.StartPostgres(gctx, procs.PostgresOptions{Database: "shakedown"})
+		pgOpts := procs.PostgresOptions{Database: "shakedown"}
+		if opts.KeepDir != "" {
+			s.pg, err = procs.StartPostgresAt(gctx, filepath.Join(opts.KeepDir, keptPostgres), pgOpts)
+			return err
+		}
+		s.pg, err = procs.StartPostgres(gctx, pgOpts)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -167,7 +220,8 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 
 	opts.Progress("migrating clickhouse and postgres schemas")
-	if s.ClickHouse, err = clickhouse.Open(&clickhouse.Options{Addr: []string{s.ch.NativeAddr}}); err != nil {
+	if s.ClickHouse, err = clickhouse.Open(&clickhouse.Options{Addr: []string{s.ch.NativeAddr},
+		Auth: clickhouse.Auth{Username: s.ch.User, Password: s.ch.Password}}); err != nil {
 		return nil, fmt.Errorf("connect to clickhouse %s: %w", s.ch.NativeAddr, err)
 	}
 	if err := schema.ApplyClickHouse(ctx, s.ClickHouse, opts.Database); err != nil {
@@ -179,9 +233,12 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := schema.ApplyPostgres(ctx, s.Postgres); err != nil {
 		return nil, err
 	}
-	teamStore := teams.NewStore(s.Postgres)
+	teamStore := teams.NewStore(s.Postgres, teams.PositiveTTL(opts.TokenCacheTTL))
 	team, err := teamStore.Create(ctx, "shakedown", opts.Token)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.keepToken(team.Token); err != nil {
 		return nil, err
 	}
 
@@ -193,16 +250,19 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
 	decider, err := decide.New(ctx, decide.Config{Postgres: s.Postgres, RefreshInterval: 5 * time.Second,
-		Logger: s.logger.With("component", "decide"), Registerer: s.Registry})
+		Logger: s.logger.With("component", "decide"), Registerer: s.Registry, CORS: opts.CORS})
 	if err != nil {
 		return nil, err
 	}
 	s.goRun(func() { _ = decider.Run(runCtx) })
 	cfg := capture.Config{
-		Tokens:     teamStore,
-		Decide:     decider,
-		Registerer: s.Registry,
-		Logger:     s.logger.With("component", "capture"),
+		Tokens:         teamStore,
+		Decide:         decider,
+		Dependencies:   s.dependencies(teamStore),
+		Registerer:     s.Registry,
+		Logger:         s.logger.With("component", "capture"),
+		CORS:           opts.CORS,
+		TrustedProxies: opts.TrustedProxies,
 	}
 	if opts.Capture != nil {
 		opts.Capture(&cfg)
@@ -211,21 +271,25 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.httpServer = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	s.httpServer = edge.NewServer(handler, opts.HTTP)
 	s.httpDone = make(chan error, 1)
 	go func() { s.httpDone <- s.httpServer.Serve(listener) }()
 
 	if err := s.StartWorker(); err != nil {
 		return nil, err
 	}
+	s.supervise(runCtx)
 
 	s.Endpoints = stack.Endpoints{
 		CaptureURL:       "http://" + listener.Addr().String(),
 		ClickHouseNative: s.ch.NativeAddr,
 		ClickHouseHTTP:   "http://" + s.ch.HTTPAddr,
-		PostgresDSN:      s.pg.DSN,
-		KafkaBrokers:     brokers,
-		Token:            team.Token,
+		// Handed out (stack.json): a read-only user; the worker keeps the writer.
+		ClickHouseUser:     s.ch.ReaderUser,
+		ClickHousePassword: s.ch.ReaderPassword,
+		PostgresDSN:        s.pg.DSN,
+		KafkaBrokers:       brokers,
+		Token:              team.Token,
 	}
 	return s, nil
 }
@@ -261,7 +325,7 @@ func (s *Stack) StartWorker() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	s.workerCancel, s.workerDone = cancel, done
+	s.worker, s.workerCancel, s.workerDone = w, cancel, done
 	return nil
 }
 
@@ -275,14 +339,15 @@ func (s *Stack) StopWorker() error {
 	}
 	s.workerCancel()
 	err := <-s.workerDone
-	s.workerCancel, s.workerDone = nil, nil
+	s.worker, s.workerCancel, s.workerDone = nil, nil, nil
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
 	return err
 }
 
-// Close stops everything in reverse order and removes the temporary directory.
+// Close stops everything in reverse order and removes the temporary directory (not
+// Options.KeepDir). Supervision ends before the children are stopped.
 func (s *Stack) Close(ctx context.Context) error {
 	var errs []error
 	if s.httpServer != nil {
@@ -317,9 +382,16 @@ func (s *Stack) Close(ctx context.Context) error {
 		}
 	}
 	if s.pg != nil {
-		if err := s.pg.Stop(); err != nil {
+		stop := s.pg.Stop
+		if s.opts.KeepDir != "" {
+			stop = s.pg.Shutdown // keep the cluster for the next Up
+		}
+		if err := stop(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if s.keepLock != nil {
+		s.keepLock.Close() // releases the lock
 	}
 	if s.dir != "" {
 		if err := os.RemoveAll(s.dir); err != nil {
