@@ -79,7 +79,8 @@ type chargedBody struct {
 	r      io.ReadCloser
 	budget *budget
 	client string
-	n      atomic.Int64 // bytes charged
+	n      atomic.Int64 // wire bytes read and charged
+	extra  atomic.Int64 // charged for the decoded body beyond n (see chargeDecoded)
 }
 
 func (c *chargedBody) Read(p []byte) (int, error) {
@@ -94,3 +95,23 @@ func (c *chargedBody) Read(p []byte) (int, error) {
 }
 
 func (c *chargedBody) Close() error { return c.r.Close() }
+
+// chargeDecoded charges the budget for a body that decoded (gunzip, base64,
+// lz-string) to n bytes of JSON: what it holds beyond the wire bytes already
+// charged, so a small gzip body that inflates to 20 MB counts as 20 MB. n is
+// at most the route's limit, so one request alone always fits the budget. It
+// answers 503 overloaded when the charge does not fit.
+func (c *chargedBody) chargeDecoded(n int) *apiError {
+	extra := int64(n) - c.n.Load()
+	if extra <= 0 {
+		return nil
+	}
+	if !c.budget.charge(c.client, extra) {
+		return unavailable("overloaded", "the request's body decodes to %d bytes, more than capture may hold at once now (or for this client); retry shortly", n)
+	}
+	c.extra.Add(extra)
+	return nil
+}
+
+// charged is everything the request holds of the budget.
+func (c *chargedBody) charged() int64 { return c.n.Load() + c.extra.Load() }

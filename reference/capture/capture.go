@@ -297,12 +297,12 @@ func (s *Server) serveCapture(w http.ResponseWriter, r *http.Request, label stri
 	if kind == routeBatch {
 		limit = s.cfg.MaxBatchBody
 	}
-	release, ok := s.admit(w, r, label, limit)
+	charged, release, ok := s.admit(w, r, label, limit)
 	if !ok {
 		return
 	}
 	defer release()
-	msgs, aerr := s.messages(r, limit, now)
+	msgs, aerr := s.messages(r, charged, limit, now)
 	if aerr != nil {
 		s.fail(w, r, aerr)
 		return
@@ -331,13 +331,13 @@ const maxPrealloc = 64 << 10
 // caps the body at limit and counts it. When the client already has too many
 // requests in flight it answers 503 and returns false; otherwise the caller calls
 // release once done with the body.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, label string, limit int64) (release func(), ok bool) {
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, label string, limit int64) (body *chargedBody, release func(), ok bool) {
 	client := s.clientIP(r)
 	if !s.inFlight.enter(client) {
 		s.fail(w, r, unavailable("overloaded", "this client has %d requests in flight, the most capture takes from one address; retry shortly", s.cfg.MaxClientRequests))
-		return nil, false
+		return nil, nil, false
 	}
-	body := &chargedBody{budget: s.inFlight, client: client}
+	body = &chargedBody{budget: s.inFlight, client: client}
 	// A declared length is a claim, not bytes, and payload.ReadBody sizes its buffer
 	// by it: 50 stalled senders declaring 20 MB would make capture allocate 1 GB it
 	// never receives (and stall every request in GC). Past maxPrealloc the buffer
@@ -349,9 +349,9 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, label string, lim
 		body.r = http.MaxBytesReader(w, r.Body, limit+1)
 		r.Body = body
 	}
-	return func() {
+	return body, func() {
 		s.metrics.bytes.WithLabelValues(label).Add(float64(body.n.Load()))
-		s.inFlight.leave(client, body.n.Load())
+		s.inFlight.leave(client, body.charged())
 	}, true
 }
 
@@ -379,9 +379,12 @@ func readBody(r *http.Request, limit int64) ([]byte, *apiError) {
 }
 
 // messages reads, decodes and validates the request into Kafka messages.
-func (s *Server) messages(r *http.Request, limit int64, now time.Time) ([]event.Message, *apiError) {
+func (s *Server) messages(r *http.Request, charged *chargedBody, limit int64, now time.Time) ([]event.Message, *apiError) {
 	body, aerr := readBody(r, limit)
 	if aerr != nil {
+		return nil, aerr
+	}
+	if aerr := charged.chargeDecoded(len(body)); aerr != nil {
 		return nil, aerr
 	}
 	req, aerr := parseRequest(body, s.limits())

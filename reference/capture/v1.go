@@ -93,12 +93,15 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request, label string) {
 	}
 	now := s.cfg.Now()
 	limit := s.cfg.MaxBatchBody
-	release, ok := s.admit(w, r, label, limit)
+	charged, release, ok := s.admit(w, r, label, limit)
 	if !ok {
 		return
 	}
 	defer release()
 	body, aerr := readBody(r, limit)
+	if aerr == nil {
+		aerr = charged.chargeDecoded(len(body))
+	}
 	if aerr != nil {
 		s.failV1(w, r, aerr)
 		return

@@ -19,6 +19,9 @@ func TestProxiesClientIP(t *testing.T) {
 		{"[fd00::1]:1", "2001:db8::1", "2001:db8::1"},          // IPv6
 		{"10.1.2.3:1", "", "10.1.2.3"},                         // no header
 		{"[::ffff:10.1.2.3]:1", "203.0.113.9", "203.0.113.9"},  // IPv4-mapped peer
+		{"10.1.2.3:1", "203.0.113.5:4711", "203.0.113.5"},      // a hop written with its port
+		{"10.1.2.3:1", "[2001:db8::7]:443", "2001:db8::7"},     // IPv6 with its port
+		{"10.1.2.3:1", "[2001:db8::8]", "2001:db8::8"},         // IPv6 in brackets
 	} {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.RemoteAddr = tc.peer

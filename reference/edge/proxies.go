@@ -68,7 +68,7 @@ func (p Proxies) ClientIP(r *http.Request) string {
 	}
 	client := peer.Unmap()
 	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		a, err := parseHop(strings.TrimSpace(hops[i]))
 		if err != nil {
 			break
 		}
@@ -78,4 +78,16 @@ func (p Proxies) ClientIP(r *http.Request) string {
 		}
 	}
 	return client.String()
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, or (as some load
+// balancers write it) an address with a port, IPv6 in brackets.
+func parseHop(h string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a, nil
+	}
+	if ap, err := netip.ParseAddrPort(h); err == nil {
+		return ap.Addr(), nil
+	}
+	return netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"))
 }

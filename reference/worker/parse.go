@@ -87,6 +87,25 @@ type parsedEvent struct {
 	dropped []*poisonError
 }
 
+// decodeData reads the fields of rawData from an event's JSON by their exact
+// names, as capture reads them: encoding/json would also fill a struct field
+// from a key differing only in case ("EVENT", "Properties"), letting a key
+// capture ignored decide what the worker stores.
+func decodeData(b []byte) (rawData, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return rawData{}, fmt.Errorf("data is not an event JSON object: %w", err)
+	}
+	d := rawData{Properties: m["properties"], Timestamp: m["timestamp"], Offset: m["offset"], SentAt: m["sent_at"],
+		Set: m["$set"], SetOnce: m["$set_once"]}
+	if ev, ok := m["event"]; ok && !isNull(ev) {
+		if err := json.Unmarshal(ev, &d.Event); err != nil {
+			return rawData{}, fmt.Errorf("event is not a string: %w", err)
+		}
+	}
+	return d, nil
+}
+
 // rawData is the part of PostHog's event JSON the worker reads.
 type rawData struct {
 	Event      string          `json:"event"`
@@ -115,9 +134,9 @@ func parseMessage(value []byte, now time.Time) (parsedEvent, error) {
 	if err != nil {
 		return parsedEvent{}, poison(reasonInvalidUUID, "uuid %q: %v", msg.UUID, err)
 	}
-	var data rawData
-	if err := json.Unmarshal([]byte(msg.Data), &data); err != nil {
-		return parsedEvent{}, poison(reasonInvalidData, "data is not an event JSON object: %v", err)
+	data, err := decodeData([]byte(msg.Data))
+	if err != nil {
+		return parsedEvent{}, poison(reasonInvalidData, "%v", err)
 	}
 	if data.Event == "" {
 		return parsedEvent{}, poison(reasonMissingEvent, "data has no event name")

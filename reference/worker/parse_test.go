@@ -3,6 +3,7 @@ package worker
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,5 +134,19 @@ func TestOddPersonUpdatesAreDroppedNotTheEvent(t *testing.T) {
 		if len(p.dropped) != tc.dropped || string(p.set) != tc.set || p.mergeWith != tc.anonID {
 			t.Errorf("%s: dropped %d set %s mergeWith %q, want %d %s %q", tc.data, len(p.dropped), p.set, p.mergeWith, tc.dropped, tc.set, tc.anonID)
 		}
+	}
+}
+
+// TestParseReadsExactKeys: keys differing only in case are not the fields
+// capture checked; they must neither replace nor spoil them.
+func TestParseReadsExactKeys(t *testing.T) {
+	data := `{"event":"x","distinct_id":"a","properties":{"k":1},"PROPERTIES":"s","EVENT":1,"Event":"","$SET":"no"}`
+	msg := message(t, event.Message{UUID: "0190f8a0-0000-7000-8000-000000000001", DistinctID: "a", Token: "phc_t", Data: data, Now: "2026-01-01T00:00:00Z"})
+	p, err := parseMessage(msg, time.Now())
+	if err != nil {
+		t.Fatalf("parseMessage: %v", err)
+	}
+	if p.name != "x" || !strings.Contains(string(p.properties), `"k":1`) || p.set != nil {
+		t.Errorf("parsed name %q, properties %s, $set %s; want x, {k:1}, none", p.name, p.properties, p.set)
 	}
 }

@@ -146,7 +146,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	return &Worker{
 		cfg:        cfg,
-		log:        cfg.Logger.With("component", "worker", "group", cfg.Group),
+		log:        cfg.Logger.With("group", cfg.Group), // the caller names the component
 		metrics:    m,
 		teams:      newTeamCache(cfg.Postgres, teamHitTTL, teamMissTTL),
 		persons:    personStore{pool: cfg.Postgres},
@@ -182,8 +182,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer cl.CloseAllowingRebalance()
 	w.log.Info("worker started", "topic", w.cfg.Topic, "batch_size", w.cfg.BatchSize, "flush_interval", w.cfg.FlushInterval)
 	monitorDone := make(chan struct{})
-	go func() { defer close(monitorDone); w.monitor(ctx, cl) }()
-	defer func() { <-monitorDone }() // before the client closes
+	mctx, stopMonitor := context.WithCancel(ctx)
+	go func() { defer close(monitorDone); w.monitor(mctx, cl) }()
+	// Stopped and waited for before the client closes, however Run returns.
+	defer func() { stopMonitor(); <-monitorDone }()
 
 	loopErr := w.consume(ctx, cl)
 

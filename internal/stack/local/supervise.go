@@ -72,7 +72,19 @@ func (s *Stack) supervise(ctx context.Context) {
 // superviseChild restarts c, on its data directory, port and credentials, each time
 // it exits: after RestartBackoff, doubling per failed attempt. After MaxRestarts
 // failed attempts in a row it reports the stack failed (Done) and stops watching.
+// stableUptime is how long a restarted child must stay up for its next death
+// to count as a new failure rather than part of the same streak.
+const stableUptime = 30 * time.Second
+
 func (s *Stack) superviseChild(ctx context.Context, name string, c child) {
+	// A child that dies again within stableUptime of its restart continues the
+	// same streak of failures (and backoff): one that starts, passes its ready
+	// check and crashes again is not restarted forever.
+	var (
+		streak      int
+		delay       time.Duration
+		lastRestart time.Time
+	)
 	for {
 		select {
 		case <-ctx.Done():
@@ -82,30 +94,35 @@ func (s *Stack) superviseChild(ctx context.Context, name string, c child) {
 		if ctx.Err() != nil {
 			return
 		}
+		if lastRestart.IsZero() || time.Since(lastRestart) >= stableUptime {
+			streak, delay = 0, s.opts.RestartBackoff
+		}
 		exitErr := c.ExitError()
 		s.logger.Warn(name+" died; restarting it on its data directory", "child", name, "exit", exitErr)
-		delay, restartErr := s.opts.RestartBackoff, error(nil)
-		for attempt := 1; attempt <= s.opts.MaxRestarts; attempt++ {
+		var restartErr error
+		for {
+			streak++
+			if streak > s.opts.MaxRestarts {
+				s.failure.fail(fmt.Errorf("%s died and %d restarts in a row failed or did not last %s, so the stack cannot store events: "+
+					"fix the cause in its log below and start the stack again\nlast restart error: %v\nlast exit: %v",
+					name, s.opts.MaxRestarts, stableUptime, restartErr, exitErr))
+				return
+			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(delay):
 			}
+			delay = min(2*delay, maxRestartBackoff)
 			if restartErr = c.Restart(ctx); restartErr == nil {
-				s.logger.Warn(name+" restarted", "child", name, "attempt", attempt)
+				s.logger.Warn(name+" restarted", "child", name, "attempt", streak)
+				lastRestart = time.Now()
 				break
 			}
 			if ctx.Err() != nil {
 				return
 			}
-			s.logger.Warn(name+" restart failed", "child", name, "attempt", attempt, "of", s.opts.MaxRestarts, "err", restartErr)
-			delay = min(2*delay, maxRestartBackoff)
-		}
-		if restartErr != nil {
-			s.failure.fail(fmt.Errorf("%s died and %d restarts failed, so the stack cannot store events: "+
-				"fix the cause in its log below and start the stack again\nlast restart error: %w\nfirst exit: %v",
-				name, s.opts.MaxRestarts, restartErr, exitErr))
-			return
+			s.logger.Warn(name+" restart failed", "child", name, "attempt", streak, "of", s.opts.MaxRestarts, "err", restartErr)
 		}
 	}
 }

@@ -142,10 +142,54 @@ func TestUnrestartableChildFailsTheStack(t *testing.T) {
 		t.Fatal("the stack did not report failure within 2 minutes")
 	}
 	err := s.Err()
-	if err == nil || !strings.Contains(err.Error(), "clickhouse-server died and 2 restarts failed") {
+	if err == nil || !strings.Contains(err.Error(), "clickhouse-server died and 2 restarts in a row failed") {
 		t.Fatalf("Err() = %v; want it to name clickhouse-server and the failed restarts", err)
 	}
 	t.Logf("reported: %.300s", err)
+}
+
+// TestCrashLoopFailsTheStack: a child that restarts fine but dies again at
+// once, again and again, continues one failure streak (each restart must last
+// stableUptime to start a new one), so the stack reports failure instead of
+// restarting it forever.
+func TestCrashLoopFailsTheStack(t *testing.T) {
+	s := upStack(t, Options{MaxRestarts: 2, RestartBackoff: 50 * time.Millisecond})
+	deadline := time.After(2 * time.Minute)
+	for kills := 0; ; kills++ {
+		pid := s.ch.Pid()
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		// Wait for the next run (a new pid) or for the stack to give up.
+		for s.ch.Pid() == pid {
+			select {
+			case <-s.Done():
+				if kills != 2 {
+					t.Errorf("the stack gave up after %d kills, want after the third death (MaxRestarts 2)", kills+1)
+				}
+				if err := s.Err(); err == nil || !strings.Contains(err.Error(), "did not last") {
+					t.Errorf("Err() = %v; want it to say the restarts did not last", err)
+				}
+				return
+			case <-deadline:
+				t.Fatalf("after %d kills the stack neither restarted ClickHouse nor gave up", kills+1)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		waitReady(t, s)
+	}
+}
+
+// waitReady waits until ClickHouse answers again after a restart.
+func waitReady(t *testing.T, s *Stack) {
+	t.Helper()
+	for i := 0; i < 300; i++ {
+		if s.ClickHouse.Ping(context.Background()) == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("ClickHouse did not answer within 15 s of its restart")
 }
 
 // readiness fetches capture's /_readiness.
