@@ -3,6 +3,7 @@ package capture
 import (
 	"errors"
 	"io"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 )
@@ -115,3 +116,18 @@ func (c *chargedBody) chargeDecoded(n int) *apiError {
 
 // charged is everything the request holds of the budget.
 func (c *chargedBody) charged() int64 { return c.n.Load() + c.extra.Load() }
+
+// fairnessKey is the client a request counts against for per-client caps: its
+// address, or for IPv6 its /64, which one subscriber holds whole and could
+// otherwise rotate through to escape the caps.
+func fairnessKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return ip
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}

@@ -332,7 +332,7 @@ const maxPrealloc = 64 << 10
 // requests in flight it answers 503 and returns false; otherwise the caller calls
 // release once done with the body.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, label string, limit int64) (body *chargedBody, release func(), ok bool) {
-	client := s.clientIP(r)
+	client := fairnessKey(s.clientIP(r))
 	if !s.inFlight.enter(client) {
 		s.fail(w, r, unavailable("overloaded", "this client has %d requests in flight, the most capture takes from one address; retry shortly", s.cfg.MaxClientRequests))
 		return nil, nil, false

@@ -55,3 +55,17 @@ func TestDecodedBodyIsCharged(t *testing.T) {
 		t.Errorf("the slow batch got %d", code)
 	}
 }
+
+func TestFairnessKey(t *testing.T) {
+	for ip, want := range map[string]string{
+		"192.0.2.7":            "192.0.2.7",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::1": "2001:db8:1:2::/64",
+		"::ffff:192.0.2.7":     "::ffff:192.0.2.7",
+		"not-an-address":       "not-an-address",
+	} {
+		if got := fairnessKey(ip); got != want {
+			t.Errorf("fairnessKey(%q) = %q, want %q", ip, got, want)
+		}
+	}
+}

@@ -231,9 +231,13 @@ func runCapture(ctx context.Context, cfg Config, log *slog.Logger, reg *promethe
 		return err
 	}
 	go func() { _ = decider.Run(ctx) }()
+	tokens := teams.NewStore(pool)
 	h, err := capture.New(producer, capture.Config{
-		Tokens: teams.NewStore(pool), Decide: decider, Registerer: reg, Logger: log,
+		Tokens: tokens, Decide: decider, Registerer: reg, Logger: log,
 		RatePerToken: rate.Limit(cfg.RatePerToken), CORS: cfg.CORS, TrustedProxies: cfg.TrustedProxies,
+		// Readiness also answers for the token store: without it no unknown token
+		// can be checked (known ones keep working from the cache).
+		Dependencies: []capture.Dependency{{Name: "postgres (token store)", Check: tokens.Ping}},
 	})
 	if err != nil {
 		return err
