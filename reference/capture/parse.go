@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/shakedown-dev/shakedown/reference/event"
 	"github.com/shakedown-dev/shakedown/reference/payload"
 )
 
@@ -151,7 +152,7 @@ func (req *request) addEvents(items []json.RawMessage) *apiError {
 				}
 			case req.perEvent: // the caller drops this event alone
 			default: // PostHog's capture refuses the same: its properties field is a map
-				return badRequest("invalid_properties", "%s: properties must be a JSON object such as {\"$current_url\": \"...\"}, not %s; send the properties as an object", req.name(i), jsonKind(p))
+				return badRequest("invalid_properties", "%s: properties must be a JSON object such as {\"$current_url\": \"...\"}, not %s; send the properties as an object", req.name(i), event.JSONKind(p))
 			}
 		}
 		for _, k := range [...]string{"api_key", "token", "$token"} {
@@ -236,23 +237,6 @@ func (r *request) uuidOf(i int) (string, error) {
 		return "", fmt.Errorf("generating event uuid: %w", err)
 	}
 	return u.String(), nil
-}
-
-// jsonKind names the JSON type of valid, trimmed raw, for error details.
-func jsonKind(raw json.RawMessage) string {
-	switch c := raw[0]; {
-	case c == '"':
-		return "a string"
-	case c == '[':
-		return "an array"
-	case c == '{':
-		return "an object"
-	case c == 't' || c == 'f':
-		return "a boolean"
-	case c == 'n':
-		return "null"
-	}
-	return "a number"
 }
 
 func isNull(raw json.RawMessage) bool {

@@ -263,7 +263,7 @@ func personUpdate(field string, objs ...json.RawMessage) ([]byte, []*poisonError
 		m, err := decodeObject(o)
 		if err != nil {
 			dropped = append(dropped, dropUpdate(
-				"%s is %s, not a JSON object; the event is stored without this update (send %s as an object, e.g. {\"plan\": \"pro\"})", field, jsonKind(o), field))
+				"%s is %s, not a JSON object; the event is stored without this update (send %s as an object, e.g. {\"plan\": \"pro\"})", field, event.JSONKind(o), field))
 			continue
 		}
 		for k, v := range m {
@@ -329,23 +329,6 @@ func cleanID(s string) string {
 		n++
 	}
 	return s
-}
-
-// jsonKind names the JSON type of trimmed, valid raw for messages.
-func jsonKind(raw []byte) string {
-	switch c := raw[0]; {
-	case c == '"':
-		return "a string"
-	case c == '[':
-		return "an array"
-	case c == '{':
-		return "an object"
-	case c == 't' || c == 'f':
-		return "a boolean"
-	case c == 'n':
-		return "null"
-	}
-	return "a number"
 }
 
 func isNull(b json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(b), []byte("null")) }

@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/shakedown-dev/shakedown/internal/stack/local"
+	"github.com/shakedown-dev/shakedown/internal/stack/local/localtest"
 )
 
 // BenchmarkEndToEnd measures events/s from HTTP send to rows queryable in ClickHouse on
 // the local stack, with 100-event batches in mixed encodings.
 func BenchmarkEndToEnd(b *testing.B) {
 	ctx := context.Background()
-	s := upStack(b, local.Options{})
+	s := localtest.Up(b, local.Options{})
 	events := Generate(1, 100*b.N, 10_000)
 	b.ResetTimer()
 	start := time.Now()

@@ -15,29 +15,12 @@ import (
 
 	"github.com/shakedown-dev/shakedown/internal/phclient"
 	"github.com/shakedown-dev/shakedown/internal/stack/local"
+	"github.com/shakedown-dev/shakedown/internal/stack/local/localtest"
 )
-
-// upStack starts a local stack for one test and stops it afterwards.
-func upStack(t testing.TB, opts local.Options) *local.Stack {
-	t.Helper()
-	if opts.Listen == "" {
-		opts.Listen = "127.0.0.1:0"
-	}
-	s, err := local.Up(context.Background(), opts)
-	if err != nil {
-		t.Fatalf("local stack: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(context.Background()); err != nil {
-			t.Errorf("stop stack: %v", err)
-		}
-	})
-	return s
-}
 
 func TestTenThousandMixedEventsStoredExactlyOnceAcrossWorkerRestarts(t *testing.T) {
 	ctx := context.Background()
-	s := upStack(t, local.Options{})
+	s := localtest.Up(t, local.Options{})
 	events := Generate(42, 10_000, 500)
 
 	// Restart the worker twice while events stream in: what it had consumed but not
@@ -87,7 +70,7 @@ func TestTenThousandMixedEventsStoredExactlyOnceAcrossWorkerRestarts(t *testing.
 
 func TestPosthogJSGzipBatchQueryableWithinTwoSeconds(t *testing.T) {
 	ctx := context.Background()
-	s := upStack(t, local.Options{})
+	s := localtest.Up(t, local.Options{})
 	events := Generate(7, 20, 3)
 	body, err := phclient.BatchBody(s.Endpoints.Token, events, time.Now())
 	if err != nil {
@@ -115,7 +98,7 @@ func TestPosthogJSGzipBatchQueryableWithinTwoSeconds(t *testing.T) {
 // Bad requests get their documented status and do not take good events down with them.
 func TestBadInputIsRefusedAndGoodEventsAroundItLand(t *testing.T) {
 	ctx := context.Background()
-	s := upStack(t, local.Options{})
+	s := localtest.Up(t, local.Options{})
 	url, token := s.Endpoints.CaptureURL, s.Endpoints.Token
 	good := Generate(9, 40, 10)
 	var gzBomb bytes.Buffer
@@ -172,7 +155,7 @@ func TestBadInputIsRefusedAndGoodEventsAroundItLand(t *testing.T) {
 
 func TestIdentifyAndAliasGiveOnePersonPerHuman(t *testing.T) {
 	ctx := context.Background()
-	s := upStack(t, local.Options{})
+	s := localtest.Up(t, local.Options{})
 	token := s.Endpoints.Token
 	// Three humans: alice (anon-a, then identified, then aliased), bob (anon-b -> bob),
 	// carol (never identified, two events).
@@ -228,7 +211,7 @@ func TestIdentifyAndAliasGiveOnePersonPerHuman(t *testing.T) {
 
 func TestDecideIsDeterministicPerDistinctID(t *testing.T) {
 	ctx := context.Background()
-	s := upStack(t, local.Options{})
+	s := localtest.Up(t, local.Options{})
 	_, err := s.Postgres.Exec(ctx, `INSERT INTO feature_flags (team_id, key, filters)
 		SELECT id, 'half-rollout', '{"groups":[{"properties":[],"rollout_percentage":50}]}' FROM teams`)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/shakedown-dev/shakedown/internal/phclient"
 	"github.com/shakedown-dev/shakedown/internal/procs"
 	"github.com/shakedown-dev/shakedown/internal/stack/local"
+	"github.com/shakedown-dev/shakedown/internal/stack/local/localtest"
 	"github.com/shakedown-dev/shakedown/reference/schema"
 )
 
@@ -98,7 +99,7 @@ func chExec(t *testing.T, ch *procs.ClickHouse, sql string) {
 // though the events stored before the merges name persons the merges deleted.
 func TestMergedPersonsResolveToSurvivor(t *testing.T) {
 	ctx := context.Background()
-	s := upStack(t, local.Options{Partitions: 1}) // one partition: merges happen in send order
+	s := localtest.Up(t, local.Options{Partitions: 1}) // one partition: merges happen in send order
 	events := []phclient.Event{
 		{Event: "$pageview", DistinctID: "anon-1"},
 		{Event: "$pageview", DistinctID: "anon-1"},

@@ -8,22 +8,8 @@ import (
 	"time"
 
 	"github.com/shakedown-dev/shakedown/internal/stack/local"
+	"github.com/shakedown-dev/shakedown/internal/stack/local/localtest"
 )
-
-// upStack starts a local stack for one test and stops it afterwards.
-func upStack(t *testing.T, opts local.Options) *local.Stack {
-	t.Helper()
-	s, err := local.Up(context.Background(), opts)
-	if err != nil {
-		t.Fatalf("local stack: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(context.Background()); err != nil {
-			t.Errorf("stop stack: %v", err)
-		}
-	})
-	return s
-}
 
 // drill runs fault against s and fails t unless every acknowledged event is
 // stored exactly once.
@@ -52,7 +38,7 @@ func TestLocalDrills(t *testing.T) {
 	}
 	for i, name := range names {
 		t.Run(name, func(t *testing.T) {
-			s := upStack(t, local.Options{Listen: "127.0.0.1:0", TokenCacheTTL: time.Second})
+			s := localtest.Up(t, local.Options{TokenCacheTTL: time.Second})
 			var fault Fault
 			for _, f := range LocalFaults(s) {
 				if f.Name == name {
@@ -70,7 +56,7 @@ func TestLocalDrills(t *testing.T) {
 // TestDrillCatchesLoss: a drill must fail when acknowledged events are lost.
 // The fault here deletes what was stored, as a broken deployment would lose it.
 func TestDrillCatchesLoss(t *testing.T) {
-	s := upStack(t, local.Options{Listen: "127.0.0.1:0"})
+	s := localtest.Up(t, local.Options{})
 	res, err := Run(context.Background(), Options{Target: s.Endpoints.CaptureURL, Token: s.Endpoints.Token,
 		ClickHouse: s.ClickHouse, Database: s.Database, Events: 600, Stream: 3 * time.Second, Wait: 5 * time.Second,
 		Fault: Fault{Name: "truncate", Hold: 2 * time.Second, Inject: func(context.Context) error { return nil },

@@ -11,24 +11,15 @@ import (
 	"time"
 
 	"github.com/shakedown-dev/shakedown/internal/stack/local"
+	"github.com/shakedown-dev/shakedown/internal/stack/local/localtest"
 	"github.com/shakedown-dev/shakedown/reference/edge"
 )
 
-// upStack starts a local stack for one test, with capture's and decide's
-// cross-origin policy cors (zero: the default, any origin without
-// credentials), and stops it afterwards.
+// upStack starts a local stack for one test with capture's and decide's
+// cross-origin policy cors (zero: the default, any origin without credentials).
 func upStack(t *testing.T, cors edge.CORS) *local.Stack {
 	t.Helper()
-	s, err := local.Up(context.Background(), local.Options{Listen: "127.0.0.1:0", CORS: cors})
-	if err != nil {
-		t.Fatalf("local stack: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(context.Background()); err != nil {
-			t.Errorf("stop stack: %v", err)
-		}
-	})
-	return s
+	return localtest.Up(t, local.Options{CORS: cors})
 }
 
 // runAgainst runs specs against s (with its PostgreSQL unless withoutPostgres)
