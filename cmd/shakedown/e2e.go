@@ -47,8 +47,8 @@ stored exactly once (count() FINAL and distinct uuids both equal what was acknow
 Exit status 1 when an event is missing or counted twice.
 
 With --sdk, drives the real PostHog SDKs instead: posthog-go (compiled in),
-posthog-node and posthog-js (installed with npm into a cache on first use;
-posthog-js runs in headless Chromium). Each sends captures, $set/$set_once,
+posthog-node (node; node-v1 in its capture mode v1) and posthog-js (installed
+with npm into a cache on first use; posthog-js runs in headless Chromium). Each sends captures, $set/$set_once,
 alias, identify and group identify (posthog-js: gzip with a beacon on unload,
 and a page with compression off), then every event it delivered must be
 stored exactly once and merged persons must resolve to one person. With

@@ -122,7 +122,7 @@ func runBrowser(ctx context.Context, dir, chromium, target, token string, in bro
 	if err != nil {
 		return a, fmt.Errorf("encode the browser input: %w", err)
 	}
-	err = runNode(ctx, browserScript, 3*time.Minute, &a, "SDK_DIR="+dir, "PAGE=http://"+ln.Addr().String()+"/",
+	err = runNode(ctx, browserScript, 5*time.Minute, &a, "SDK_DIR="+dir, "PAGE=http://"+ln.Addr().String()+"/",
 		"CAPTURE="+target, "CHROMIUM="+chromium, "INPUT="+string(input))
 	if err != nil {
 		return a, fmt.Errorf("posthog-js in chromium: %w", err)

@@ -91,13 +91,22 @@ async function plainPage(browser, out, input) {
 
 async function main() {
   const input = JSON.parse(process.env.INPUT)
-  const browser = await puppeteer.launch({
+  const launch = () => puppeteer.launch({
     executablePath: process.env.CHROMIUM,
     headless: true,
+    // A first start on a busy machine can take long (seen: over 30 s on 2 cores).
+    timeout: 90000,
     // posthog-js ignores browsers that say they are automated.
     ignoreDefaultArgs: ['--enable-automation'],
     args: ['--no-sandbox', '--disable-blink-features=AutomationControlled', '--disable-background-networking', '--disable-dev-shm-usage'],
   })
+  let browser
+  try {
+    browser = await launch()
+  } catch (e) {
+    console.error('chromium did not start (' + e.message + '); trying once more')
+    browser = await launch()
+  }
   const out = { sent: [], beacons: [], requests: [], failed: [], console: [] }
   try {
     await mainPage(browser, out, input)
