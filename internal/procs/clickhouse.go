@@ -132,17 +132,7 @@ const clickhouseConfigText = `<?xml version="1.0"?>
 // caller's directories, so the directory is made under os.TempDir() and Stop removes it.
 // Passwords are generated per server; config.xml holds only their SHA-256.
 func StartClickHouse(ctx context.Context, opts ClickHouseOptions) (*ClickHouse, error) {
-	bin, err := lookBinary("clickhouse-server", "clickhouse-server", "/usr/sbin", "/usr/bin")
-	if err != nil {
-		return nil, err
-	}
-	if opts.StartTimeout == 0 {
-		opts.StartTimeout = 30 * time.Second
-	}
-	if len(opts.Databases) == 0 {
-		opts.Databases = []string{"default"}
-	}
-	cred, err := systemUser("clickhouse-server", "clickhouse", "nobody")
+	bin, cred, err := prepareClickHouse(&opts)
 	if err != nil {
 		return nil, err
 	}
@@ -290,4 +280,21 @@ func (c *ClickHouse) Stop() error {
 		}
 	}
 	return err
+}
+
+// prepareClickHouse finds clickhouse-server, fills opts' defaults and returns the
+// user the server runs as (nil: this one); shared by StartClickHouse and
+// StartClickHouseAt.
+func prepareClickHouse(opts *ClickHouseOptions) (bin string, cred *syscall.Credential, err error) {
+	if bin, err = lookBinary("clickhouse-server", "clickhouse-server", "/usr/sbin", "/usr/bin"); err != nil {
+		return "", nil, err
+	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 30 * time.Second
+	}
+	if len(opts.Databases) == 0 {
+		opts.Databases = []string{"default"}
+	}
+	cred, err = systemUser("clickhouse-server", "clickhouse", "nobody")
+	return bin, cred, err
 }

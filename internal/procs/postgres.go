@@ -88,17 +88,15 @@ func runAs() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
-// StartPostgres runs initdb in opts.Dir, starts postgres on a free loopback port and
-// creates opts.Database.
-func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
+// preparePostgres finds initdb and postgres, fills opts' defaults and returns the
+// user the servers run as (nil: this one); shared by StartPostgres and StartPostgresAt.
+func preparePostgres(opts *PostgresOptions) (initdb, server string, cred *syscall.Credential, err error) {
 	pgDirs := []string{"/usr/lib/postgresql/*/bin"}
-	initdb, err := lookBinary("initdb", "postgresql", pgDirs...)
-	if err != nil {
-		return nil, err
+	if initdb, err = lookBinary("initdb", "postgresql", pgDirs...); err != nil {
+		return "", "", nil, err
 	}
-	server, err := lookBinary("postgres", "postgresql", pgDirs...)
-	if err != nil {
-		return nil, err
+	if server, err = lookBinary("postgres", "postgresql", pgDirs...); err != nil {
+		return "", "", nil, err
 	}
 	if opts.Database == "" {
 		opts.Database = "shakedown"
@@ -109,7 +107,14 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 30 * time.Second
 	}
-	cred, err := runAs()
+	cred, err = runAs()
+	return initdb, server, cred, err
+}
+
+// StartPostgres runs initdb in opts.Dir, starts postgres on a free loopback port and
+// creates opts.Database.
+func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
+	initdb, server, cred, err := preparePostgres(&opts)
 	if err != nil {
 		return nil, err
 	}

@@ -177,22 +177,7 @@ func (p *Postgres) Shutdown() error {
 // and a later StartPostgresAt on the same dir finds the same data. When running as
 // root, every parent of dir must be traversable by user postgres.
 func StartPostgresAt(ctx context.Context, dir string, opts PostgresOptions) (*Postgres, error) {
-	pgDirs := []string{"/usr/lib/postgresql/*/bin"}
-	initdb, err := lookBinary("initdb", "postgresql", pgDirs...)
-	if err != nil {
-		return nil, err
-	}
-	server, err := lookBinary("postgres", "postgresql", pgDirs...)
-	if err != nil {
-		return nil, err
-	}
-	if opts.Database == "" {
-		opts.Database = "shakedown"
-	}
-	if opts.StartTimeout == 0 {
-		opts.StartTimeout = 30 * time.Second
-	}
-	cred, err := runAs()
+	initdb, server, cred, err := preparePostgres(&opts)
 	if err != nil {
 		return nil, err
 	}
@@ -223,17 +208,7 @@ func StartPostgresAt(ctx context.Context, dir string, opts PostgresOptions) (*Po
 // runs as the "clickhouse" system user, and every parent of dir must be traversable
 // by it.
 func StartClickHouseAt(ctx context.Context, dir string, opts ClickHouseOptions) (*ClickHouse, error) {
-	bin, err := lookBinary("clickhouse-server", "clickhouse-server", "/usr/sbin", "/usr/bin")
-	if err != nil {
-		return nil, err
-	}
-	if opts.StartTimeout == 0 {
-		opts.StartTimeout = 30 * time.Second
-	}
-	if len(opts.Databases) == 0 {
-		opts.Databases = []string{"default"}
-	}
-	cred, err := systemUser("clickhouse-server", "clickhouse", "nobody")
+	bin, cred, err := prepareClickHouse(&opts)
 	if err != nil {
 		return nil, err
 	}

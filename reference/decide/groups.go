@@ -72,18 +72,9 @@ func (h *Handler) groupProperties(ctx context.Context, t *team, index int, key s
 		h.metrics.groupLookups.WithLabelValues("skipped").Inc()
 		return fromRequest, true
 	}
-	stored, found, err := h.storedGroupProperties(ctx, t.id, index, key)
-	switch {
-	case err != nil:
-		h.metrics.groupLookups.WithLabelValues("error").Inc()
-		h.log.WarnContext(ctx, "decide: group lookup failed; flags needing group properties are left out", "err", err)
-		return fromRequest, false
-	case !found:
-		h.metrics.groupLookups.WithLabelValues("not_found").Inc()
-		return fromRequest, true
-	}
-	h.metrics.groupLookups.WithLabelValues("found").Inc()
-	return overlay(stored, fromRequest), true
+	return h.overStored(ctx, h.metrics.groupLookups, "group", fromRequest, func() (map[string]any, bool, error) {
+		return h.storedGroupProperties(ctx, t.id, index, key)
+	})
 }
 
 // storedGroupProperties returns the stored properties of group (index, key) of

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // personQuery reads the properties of the person a distinct_id points at, through
@@ -43,17 +44,27 @@ func (h *Handler) personProperties(ctx context.Context, t *team, distinctID stri
 		h.metrics.personLookups.WithLabelValues("skipped").Inc()
 		return fromRequest, true
 	}
-	stored, found, err := h.storedProperties(ctx, t.id, distinctID)
+	return h.overStored(ctx, h.metrics.personLookups, "person", fromRequest, func() (map[string]any, bool, error) {
+		return h.storedProperties(ctx, t.id, distinctID)
+	})
+}
+
+// overStored reads stored properties of a person or group (what) and puts the
+// request's on top, counting the lookup's outcome in lookups. known is false
+// when the read failed; the request's properties are then all there is.
+func (h *Handler) overStored(ctx context.Context, lookups *prometheus.CounterVec, what string, fromRequest map[string]any,
+	read func() (map[string]any, bool, error)) (props map[string]any, known bool) {
+	stored, found, err := read()
 	switch {
 	case err != nil:
-		h.metrics.personLookups.WithLabelValues("error").Inc()
-		h.log.WarnContext(ctx, "decide: person lookup failed; flags needing person properties are left out", "err", err)
+		lookups.WithLabelValues("error").Inc()
+		h.log.WarnContext(ctx, "decide: "+what+" lookup failed; flags needing "+what+" properties are left out", "err", err)
 		return fromRequest, false
 	case !found:
-		h.metrics.personLookups.WithLabelValues("not_found").Inc()
+		lookups.WithLabelValues("not_found").Inc()
 		return fromRequest, true
 	}
-	h.metrics.personLookups.WithLabelValues("found").Inc()
+	lookups.WithLabelValues("found").Inc()
 	return overlay(stored, fromRequest), true
 }
 
