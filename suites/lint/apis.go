@@ -4,8 +4,10 @@ import (
 	_ "embed"
 	"fmt"
 	"slices"
+	"strings"
 
 	"helm.sh/helm/v4/pkg/chart/common"
+	"k8s.io/apimachinery/pkg/version"
 	"sigs.k8s.io/yaml"
 )
 
@@ -125,8 +127,13 @@ func (t apiTable) check(apiVersion, kind string, v kubeVersion) apiStatus {
 	case e.removed.set() && e.removed.atOrAfter(v):
 		return apiStatus{RuleAPIRemoved, fmt.Sprintf("%s was removed in Kubernetes %s; %s", subject, e.removed, e.instead())}
 	case e.introduced.set() && !e.introduced.atOrAfter(v):
-		return apiStatus{RuleAPINotYet, fmt.Sprintf("%s is not served before Kubernetes %s (rendering for %s); on older clusters use %s",
-			subject, e.introduced, v.text, orDefault(e.Replacement, "another apiVersion"))}
+		msg := fmt.Sprintf("%s is not served before Kubernetes %s (rendering for %s); ", subject, e.introduced, v.text)
+		if alt := t.servedInstead(apiVersion, kind, v); alt != "" {
+			msg += fmt.Sprintf("on %d.%d use %s", v.major, v.minor, alt)
+		} else {
+			msg += fmt.Sprintf("Kubernetes %d.%d serves no apiVersion of %s: render the object only where it is served", v.major, v.minor, kind)
+		}
+		return apiStatus{RuleAPINotYet, msg}
 	case e.deprecated.set() && e.deprecated.atOrAfter(v):
 		when := ""
 		if e.removed.set() {
@@ -135,6 +142,31 @@ func (t apiTable) check(apiVersion, kind string, v kubeVersion) apiStatus {
 		return apiStatus{RuleAPIDeprecated, fmt.Sprintf("%s is deprecated since Kubernetes %s%s; %s", subject, e.deprecated, when, e.instead())}
 	}
 	return apiStatus{}
+}
+
+// servedInstead returns the apiVersion of the same group that serves kind on
+// version v, the most stable and newest of them, or "" when v serves none.
+func (t apiTable) servedInstead(apiVersion, kind string, v kubeVersion) string {
+	group := groupOf(apiVersion)
+	best := ""
+	for _, e := range t.entries {
+		if e.APIVersion == apiVersion || groupOf(e.APIVersion) != group || !slices.Contains(e.Kinds, kind) || !e.served(v) {
+			continue
+		}
+		if best == "" || version.CompareKubeAwareVersionStrings(versionOf(e.APIVersion), versionOf(best)) > 0 {
+			best = e.APIVersion
+		}
+	}
+	return best
+}
+
+// versionOf returns the version part of an apiVersion, "v1beta3" of "flowcontrol.apiserver.k8s.io/v1beta3".
+func versionOf(apiVersion string) string {
+	_, v, ok := strings.Cut(apiVersion, "/")
+	if !ok {
+		return apiVersion
+	}
+	return v
 }
 
 // capabilities returns helm capabilities for version v: its KubeVersion, and

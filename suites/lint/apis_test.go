@@ -33,7 +33,10 @@ func TestAPITableNamesRemovalsAndReplacements(t *testing.T) {
 		{"flowcontrol.apiserver.k8s.io/v1beta3", "PriorityLevelConfiguration", "1.32.0", RuleAPIRemoved, "flowcontrol.apiserver.k8s.io/v1beta3 PriorityLevelConfiguration was removed in Kubernetes 1.32; use flowcontrol.apiserver.k8s.io/v1"},
 		{"flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", "1.30.14", RuleAPIDeprecated, "deprecated since Kubernetes 1.29 and will be removed in 1.32"},
 		{"storage.k8s.io/v1beta1", "CSIStorageCapacity", "1.27.0", RuleAPIRemoved, "storage.k8s.io/v1beta1 CSIStorageCapacity was removed in Kubernetes 1.27; use storage.k8s.io/v1"},
-		{"autoscaling/v2", "HorizontalPodAutoscaler", "1.22.17", RuleAPINotYet, "autoscaling/v2 HorizontalPodAutoscaler is not served before Kubernetes 1.23 (rendering for 1.22.17); on older clusters use autoscaling/v2beta2"},
+		{"autoscaling/v2", "HorizontalPodAutoscaler", "1.22.17", RuleAPINotYet, "autoscaling/v2 HorizontalPodAutoscaler is not served before Kubernetes 1.23 (rendering for 1.22.17); on 1.22 use autoscaling/v2beta2"},
+		{"flowcontrol.apiserver.k8s.io/v1", "FlowSchema", "1.28.15", RuleAPINotYet, "not served before Kubernetes 1.29 (rendering for 1.28.15); on 1.28 use flowcontrol.apiserver.k8s.io/v1beta3"},
+		{"flowcontrol.apiserver.k8s.io/v1", "FlowSchema", "1.22.17", RuleAPINotYet, "on 1.22 use flowcontrol.apiserver.k8s.io/v1beta1"},
+		{"flowcontrol.apiserver.k8s.io/v1", "FlowSchema", "1.19.16", RuleAPINotYet, "Kubernetes 1.19 serves no apiVersion of FlowSchema"},
 		{"v1", "Endpoints", "1.34.4", RuleAPIDeprecated, "v1 Endpoints is deprecated since Kubernetes 1.33; use discovery.k8s.io/v1 EndpointSlice"},
 		{"apps/v1", "Deployment", "1.34.4", "", ""},
 	}

@@ -27,6 +27,9 @@ func EncodeText(w io.Writer, r Report) error {
 		if subject == "" {
 			subject = "chart"
 		}
+		if f.Hook != "" {
+			subject += " [helm hook: " + f.Hook + "]"
+		}
 		line := fmt.Sprintf("%-7s %s %s [%s]: %s", label, f.Rule, subject, where(f.Cells, r), f.Message)
 		if f.Waived {
 			line += fmt.Sprintf(" (waived%s)", prefixed(": ", f.WaiverReason))

@@ -64,7 +64,7 @@ func TestRenderFailureIsAnError(t *testing.T) {
 		"values/k3s.yaml":          "{}\n",
 		"templates/configmap.yaml": configMapTemplate,
 	})
-	r := lintChart(t, Options{ChartDir: dir, KubeVersions: []string{"1.34.4"}})
+	r := lintChart(t, Options{ChartDir: dir, KubeVersions: []string{"1.34.4"}, OverlayDir: filepath.Join(dir, "values")})
 	fs := r.Find(RuleRender)
 	if len(fs) != 1 || !strings.Contains(fs[0].Message, "image.tag is required") || cellsText(fs[0].Cells) != "k3s@1.34.4" {
 		t.Fatalf("want one SD105 on k3s naming the missing value, got %+v", fs)
@@ -85,7 +85,7 @@ func TestValuesFilesOverrideTheOverlay(t *testing.T) {
 	if err := os.WriteFile(user, []byte("image: {tag: \"2.0.0\"}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := lintChart(t, Options{ChartDir: dir, KubeVersions: []string{"1.34.4"}, ValuesFiles: []string{user}})
+	r := lintChart(t, Options{ChartDir: dir, KubeVersions: []string{"1.34.4"}, ValuesFiles: []string{user}, OverlayDir: filepath.Join(dir, "values")})
 	if fs := r.Find(RuleRender); len(fs) != 0 {
 		t.Fatalf("--values should supply image.tag: %+v", fs)
 	}

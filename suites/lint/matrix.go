@@ -31,14 +31,14 @@ func matrixVersions(file, startDir string) ([]string, error) {
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("lint: read version matrix: %w", err)
+		return nil, fmt.Errorf("%w: read version matrix: %v", ErrInvalidOptions, err)
 	}
 	var m matrix
 	if err := yaml.UnmarshalStrict(data, &m); err != nil {
-		return nil, fmt.Errorf("lint: version matrix %s: %w; expected {versions: [1.28.15, ...]} (quote MAJOR.MINOR versions: \"1.30\")", file, err)
+		return nil, fmt.Errorf("%w: version matrix %s: %v; expected {versions: [1.28.15, ...]} (quote MAJOR.MINOR versions: \"1.30\")", ErrInvalidOptions, file, err)
 	}
 	if len(m.Versions) == 0 {
-		return nil, fmt.Errorf("lint: version matrix %s lists no versions; expected {versions: [1.28.15, ...]}", file)
+		return nil, fmt.Errorf("%w: version matrix %s lists no versions; expected {versions: [1.28.15, ...]}", ErrInvalidOptions, file)
 	}
 	return m.Versions, nil
 }

@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"fmt"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -18,8 +19,10 @@ const (
 
 // object is one rendered Kubernetes object of one cell.
 type object struct {
-	file        string
-	doc         int
+	file string
+	doc  int
+	// item is the 1-based position in a `kind: List` document, 0 outside one.
+	item        int
 	ref         ObjectRef
 	labels      map[string]string
 	annotations map[string]string
@@ -28,6 +31,17 @@ type object struct {
 	typed runtime.Object
 	// raw is the object as JSON-like data.
 	raw map[string]any
+	// pending are the typed decoding's type and unknown-field findings, which
+	// the schema check reports or drops.
+	pending []pendingFinding
+	// unchecked says why no schema is known for the object's kind, when the
+	// schema check finds none either; "" when the kind is typed or not served.
+	unchecked string
+}
+
+// pendingFinding is a finding held back until the schema check.
+type pendingFinding struct {
+	rule, field, message string
 }
 
 // hook reports whether the object is a Helm hook.
@@ -56,3 +70,15 @@ func (o *object) waives(rule string) bool {
 	}
 	return false
 }
+
+// where names the object's place in the render, e.g. "templates/web.yaml (document 2)".
+func (o *object) where() string {
+	s := fmt.Sprintf("%s (document %d", o.file, o.doc)
+	if o.item > 0 {
+		s += ", " + fieldIndex("items", o.item-1)
+	}
+	return s + ")"
+}
+
+// hookEvents returns the object's helm.sh/hook annotation, "" when it is no hook.
+func (o *object) hookEvents() string { return strings.TrimSpace(o.annotations[hookAnnotation]) }

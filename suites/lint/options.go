@@ -3,17 +3,22 @@ package lint
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 )
 
+// ErrInvalidOptions marks an error in how the run was asked for (no chart, a
+// bad version, a cloud without an overlay), as opposed to a chart that fails
+// lint. Commands map it to the usage exit code.
+var ErrInvalidOptions = errors.New("lint: invalid options")
+
 // Options configures [Run]. Only ChartDir is required.
 type Options struct {
-	// ChartDir is the chart's directory (the one holding Chart.yaml).
+	// ChartDir is the chart: its directory (the one holding Chart.yaml) or a
+	// packaged chart (.tgz), which is expanded into a temporary directory
+	// for the run.
 	ChartDir string
 	// ValuesFiles are applied after the cloud overlay, later files winning,
 	// like repeated `helm --values`.
@@ -21,9 +26,13 @@ type Options struct {
 	// KubeVersions to render for, e.g. "1.34.4". Empty: the matrix file's versions.
 	KubeVersions []string
 	// Clouds names the overlays <OverlayDir>/<cloud>.yaml to lint. Empty: every
-	// overlay found; with no overlay at all, one cell named "default".
+	// overlay found; with no overlays at all, one cell named "default". A
+	// cloud other than "default" on a chart without overlays is an error.
 	Clouds []string
-	// OverlayDir holds the cloud overlays. Empty: <ChartDir>/values.
+	// OverlayDir holds the cloud overlays, one <cloud>.yaml each; it must
+	// exist. Empty: the directory that the nearest fixtures/overlays.yaml
+	// walking up from the chart maps the chart to, else none. A chart's own
+	// values/ directory is not read unless named so.
 	OverlayDir string
 	// MatrixFile is a YAML file {versions: [...]}. Empty: the first
 	// fixtures/kubernetes.yaml found walking up from ChartDir, else built-in versions.
@@ -38,6 +47,11 @@ type Options struct {
 	APIVersions []string
 	// Parallelism bounds cells linted at once. Zero: GOMAXPROCS.
 	Parallelism int
+	// SpecDir optionally holds OpenAPI specs per Kubernetes version
+	// (SpecDir/1.34.4/ with the api/openapi-spec files of k8s.io/kubernetes
+	// v1.34.4), checked before that module, which `go mod download` fetches
+	// through the Go module proxy.
+	SpecDir string
 }
 
 // DefaultCloud names the single cell of a chart without overlays.
@@ -56,31 +70,45 @@ type kubeVersion struct {
 	helm         *common.KubeVersion
 }
 
-// plan is Options resolved into what the run needs.
+// plan is Options resolved into what the run needs. Run must call cleanup
+// when done with it.
 type plan struct {
-	chartDir    string
+	// chartDir is the chart as named, absolute: a directory or a packaged
+	// chart; Report.Chart.
+	chartDir string
+	// loadDir is the chart directory Helm reads: chartDir, or where the
+	// packaged chart was expanded.
+	loadDir string
+	// tempDir is removed by cleanup; "" for a chart directory.
+	tempDir     string
 	namespace   string
 	releaseName string
 	overlays    []overlay
 	versions    []kubeVersion
 	apiVersions []string
 	parallelism int
+	specDir     string
 }
 
-// resolve validates the options and loads values and versions.
+// resolve validates the options and loads values and versions. The caller
+// calls cleanup on the plan when done; on error there is nothing to clean up.
 func (o Options) resolve() (plan, error) {
-	p := plan{namespace: o.Namespace, releaseName: o.ReleaseName, parallelism: o.Parallelism, apiVersions: o.APIVersions}
-	if o.ChartDir == "" {
-		return p, errors.New("lint: no chart directory given; pass the directory that holds Chart.yaml")
-	}
-	dir, err := filepath.Abs(o.ChartDir)
+	chart, err := openChart(o.ChartDir)
 	if err != nil {
-		return p, fmt.Errorf("lint: resolve chart directory %q: %w", o.ChartDir, err)
+		return plan{}, err
 	}
-	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err != nil {
-		return p, fmt.Errorf("lint: %s is not a chart (no Chart.yaml): %w", dir, err)
+	p, err := o.resolveFor(chart)
+	if err != nil {
+		p.cleanup()
+		return plan{}, err
 	}
-	p.chartDir = dir
+	return p, nil
+}
+
+// resolveFor resolves the options for the opened chart.
+func (o Options) resolveFor(chart chartSource) (plan, error) {
+	p := plan{chartDir: chart.path, loadDir: chart.dir, tempDir: chart.temp,
+		namespace: o.Namespace, releaseName: o.ReleaseName, parallelism: o.Parallelism, apiVersions: o.APIVersions, specDir: o.SpecDir}
 	if p.namespace == "" {
 		p.namespace = "default"
 	}
@@ -88,9 +116,10 @@ func (o Options) resolve() (plan, error) {
 		p.releaseName = "shakedown"
 	}
 
+	var err error
 	versions := o.KubeVersions
 	if len(versions) == 0 {
-		if versions, err = matrixVersions(o.MatrixFile, dir); err != nil {
+		if versions, err = matrixVersions(o.MatrixFile, chart.home); err != nil {
 			return p, err
 		}
 	}
@@ -102,11 +131,11 @@ func (o Options) resolve() (plan, error) {
 	if err != nil {
 		return p, err
 	}
-	overlayDir := o.OverlayDir
-	if overlayDir == "" {
-		overlayDir = filepath.Join(dir, "values")
+	src, err := findOverlays(o.OverlayDir, chart)
+	if err != nil {
+		return p, err
 	}
-	p.overlays, err = loadOverlays(overlayDir, o.Clouds, user)
+	p.overlays, err = loadOverlays(chart.path, src, o.Clouds, user)
 	return p, err
 }
 
@@ -120,7 +149,7 @@ func parseVersions(texts []string) ([]kubeVersion, error) {
 		}
 		hv, err := common.ParseKubeVersion(t)
 		if err != nil {
-			return nil, fmt.Errorf("lint: Kubernetes version %q: %w; use MAJOR.MINOR[.PATCH], e.g. 1.34.4", t, err)
+			return nil, fmt.Errorf("%w: Kubernetes version %q: %v; use MAJOR.MINOR[.PATCH], e.g. 1.34.4", ErrInvalidOptions, t, err)
 		}
 		v := kubeVersion{text: t, helm: hv}
 		if _, err := fmt.Sscanf(hv.Major+" "+hv.Minor, "%d %d", &v.major, &v.minor); err != nil {
@@ -129,7 +158,7 @@ func parseVersions(texts []string) ([]kubeVersion, error) {
 		out = append(out, v)
 	}
 	if len(out) == 0 {
-		return nil, errors.New("lint: no Kubernetes version to lint for; pass e.g. --kubernetes 1.34.4")
+		return nil, fmt.Errorf("%w: no Kubernetes version to lint for; pass e.g. --kubernetes 1.34.4", ErrInvalidOptions)
 	}
 	return out, nil
 }

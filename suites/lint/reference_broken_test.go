@@ -77,7 +77,7 @@ func TestBrokenCopyOfReferenceChartFailsWithRuleIDs(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(chart, "templates", "zz-broken.yaml"), []byte(brokenTemplate), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := lintChart(t, Options{ChartDir: chart, KubeVersions: []string{"1.28.15", "1.34.4"}})
+	r := lintChart(t, Options{ChartDir: chart, KubeVersions: []string{"1.28.15", "1.34.4"}, OverlayDir: filepath.Join(chart, "values")})
 	if !r.Failed() {
 		t.Fatal("the broken chart passed lint")
 	}

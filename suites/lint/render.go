@@ -23,7 +23,7 @@ type renderedFile struct {
 // render renders the chart for the cell, the way `helm template` would on a
 // cluster of the cell's Kubernetes version. Failures are recorded as SD105.
 func (c *cellRun) render(ctx context.Context) ([]renderedFile, bool) {
-	chrt, err := loader.Load(c.plan.chartDir)
+	chrt, err := loader.Load(c.plan.loadDir)
 	if err != nil {
 		c.addFile(RuleRender, "Chart.yaml", fmt.Sprintf("chart %s does not load: %s", c.plan.chartDir, oneLine(err.Error())))
 		return nil, false

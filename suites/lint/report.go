@@ -53,8 +53,15 @@ type Finding struct {
 	Waived bool `json:"waived,omitempty"`
 	// WaiverReason is the object's shakedown.dev/waive-reason, if any.
 	WaiverReason string `json:"waiverReason,omitempty"`
+	// Hook is the object's helm.sh/hook annotation ("test", "pre-install,pre-upgrade")
+	// when it is a Helm hook or test, which Helm creates apart from the release's objects.
+	Hook string `json:"hook,omitempty"`
 	// Cells lists where the finding occurred.
 	Cells []Cell `json:"cells"`
+
+	// place and anonMessage identify the finding's object by its position in
+	// the render rather than by name, for merging over cells.
+	place, anonMessage string
 }
 
 // Failing reports whether the finding fails the run.
@@ -62,6 +69,10 @@ func (f Finding) Failing() bool { return f.Severity == SeverityError && !f.Waive
 
 // key identifies a finding independently of the cell.
 func (f Finding) key() string {
+	if f.place != "" && f.anonMessage != "" {
+		return strings.Join([]string{f.Rule, string(f.Severity), f.Object.APIVersion, f.place,
+			f.Object.Namespace, f.File, f.Field, f.anonMessage}, "\x00")
+	}
 	return strings.Join([]string{f.Rule, string(f.Severity), f.Object.APIVersion, f.Object.Kind,
 		f.Object.Namespace, f.Object.Name, f.File, f.Field, f.Message}, "\x00")
 }
@@ -80,7 +91,7 @@ type Waiver struct {
 
 // Report is the outcome of [Run].
 type Report struct {
-	// Chart is the chart directory that was linted.
+	// Chart is the chart that was linted: its directory or packaged .tgz, as given.
 	Chart string `json:"chart"`
 	// Clouds and KubeVersions span the matrix; every pair is a cell.
 	Clouds       []string `json:"clouds"`

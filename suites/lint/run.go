@@ -7,8 +7,11 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/shakedown-dev/shakedown/suites/lint/kubeschema"
 )
 
 // Run lints the chart of opts for every cloud overlay × Kubernetes version.
@@ -19,15 +22,20 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	defer p.cleanup()
 	l, err := newLinter(p)
 	if err != nil {
 		return Report{}, err
 	}
+	// Cells run version by version, and each drops its objects when done, so
+	// memory depends on the cells running at once, not on the matrix's size.
 	var cells []*cellRun
-	for _, ov := range p.overlays {
-		for _, v := range p.versions {
+	for _, v := range p.versions {
+		for _, ov := range p.overlays {
 			cells = append(cells, l.newCell(ov, v))
 		}
+		l.remaining[v.text] = &atomic.Int32{}
+		l.remaining[v.text].Store(int32(len(p.overlays)))
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, cmp.Or(p.parallelism, runtime.GOMAXPROCS(0))))
@@ -42,7 +50,8 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 
 // newLinter loads what every cell shares.
 func newLinter(p plan) (*linter, error) {
-	l := &linter{plan: p, rules: ruleIndex()}
+	l := &linter{plan: p, rules: ruleIndex(), schemas: kubeschema.NewSource(kubeschema.SourceOptions{Dir: p.specDir}),
+		remaining: map[string]*atomic.Int32{}}
 	var err error
 	if l.scheme, err = newScheme(); err != nil {
 		return nil, err
@@ -67,20 +76,37 @@ func (c *cellRun) run(ctx context.Context) error {
 		return fmt.Errorf("lint: %s: %w", c.cell, err)
 	}
 	c.helmLint()
+	defer c.done()
 	files, ok := c.render(ctx)
 	if !ok {
 		return ctx.Err()
 	}
+	spec := c.specFor(ctx)
 	for _, f := range files {
 		c.decodeFile(f.name, f.content)
 	}
-	c.checkAPIs()
+	c.checkSchemas(spec)
+	c.checkAPIs(spec)
+	c.checkServerRules()
+	c.checkSelectors()
+	c.checkServices()
+	c.checkDuplicates()
 	c.checkContainers()
 	c.checkPodHostAccess()
 	c.checkPDBs()
 	c.checkNetworkPolicies()
 	c.checkStorage()
+	c.dropCoveredHelmFindings()
+	c.declaredWaivers = c.waivers()
+	c.objectCount, c.objects = len(c.objects), nil
 	return ctx.Err()
+}
+
+// done releases the version's spec after the last cell of the version.
+func (c *cellRun) done() {
+	if n := c.remaining[c.version.text]; n != nil && n.Add(-1) == 0 {
+		c.schemas.Release(c.version.text)
+	}
 }
 
 // report merges the cells' findings and waivers.
@@ -95,7 +121,7 @@ func (l *linter) report(cells []*cellRun) Report {
 	byKey := map[string]int{}
 	waiverAt := map[string]int{}
 	for _, c := range cells {
-		r.Objects += len(c.objects)
+		r.Objects += c.objectCount
 		for _, f := range c.findings {
 			k := f.key()
 			if i, ok := byKey[k]; ok {
@@ -107,7 +133,7 @@ func (l *linter) report(cells []*cellRun) Report {
 			byKey[k] = len(r.Findings)
 			r.Findings = append(r.Findings, f)
 		}
-		for _, w := range c.waivers() {
+		for _, w := range c.declaredWaivers {
 			k := waiverKey(w.Object, w.File, w.Rule)
 			if i, ok := waiverAt[k]; ok {
 				r.Waivers[i].Used += w.Used

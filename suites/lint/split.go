@@ -1,6 +1,11 @@
 package lint
 
-import "strings"
+import (
+	"sort"
+	"strings"
+
+	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
+)
 
 // document is one YAML document of a rendered file.
 type document struct {
@@ -8,27 +13,23 @@ type document struct {
 	text  string
 }
 
-// splitDocuments splits a rendered file on "---" separator lines, like Helm,
-// dropping documents that hold only blanks and comments.
+// splitDocuments splits a rendered file into YAML documents with Helm's own
+// splitter, the one `helm install` uses: a line starting with "---" ends a
+// document, whatever follows it on the line ("---# note" included). Documents
+// holding only blanks and comments are dropped, as Helm installs nothing for them.
 func splitDocuments(content string) []document {
-	var (
-		docs []document
-		cur  strings.Builder
-	)
-	flush := func() {
-		if text := cur.String(); !blank(text) {
+	parts := releaseutil.SplitManifests(content)
+	keys := make([]string, 0, len(parts))
+	for k := range parts {
+		keys = append(keys, k)
+	}
+	sort.Sort(releaseutil.BySplitManifestsOrder(keys))
+	var docs []document
+	for _, k := range keys {
+		if text := parts[k]; !blank(text) {
 			docs = append(docs, document{index: len(docs) + 1, text: text})
 		}
-		cur.Reset()
 	}
-	for line := range strings.Lines(content) {
-		if strings.HasPrefix(line, "---") && strings.TrimRight(line[3:], " \t\r\n") == "" {
-			flush()
-			continue
-		}
-		cur.WriteString(line)
-	}
-	flush()
 	return docs
 }
 

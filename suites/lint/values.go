@@ -17,41 +17,55 @@ func readValuesFiles(files []string) (map[string]any, error) {
 	for _, f := range files {
 		vals, err := common.ReadValuesFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("lint: values file %s: %w", f, err)
+			return nil, fmt.Errorf("%w: values file %s: %v", ErrInvalidOptions, f, err)
 		}
 		merged = loader.MergeMaps(merged, vals)
 	}
 	return merged, nil
 }
 
-// loadOverlays reads the overlays of the clouds (all found in dir when clouds
-// is empty), each merged under the user's values.
-func loadOverlays(dir string, clouds []string, user map[string]any) ([]overlay, error) {
-	available, err := overlayNames(dir)
-	if err != nil {
-		return nil, err
+// loadOverlays reads the overlays of the clouds from src.dir (every overlay
+// there when clouds is empty), each merged under the user's values. A chart
+// without overlays (src.dir "") is one DefaultCloud cell.
+func loadOverlays(chart string, src overlaySource, clouds []string, user map[string]any) ([]overlay, error) {
+	var available []string
+	if src.dir != "" {
+		var err error
+		if available, err = overlayNames(src.dir); err != nil {
+			return nil, err
+		}
+		if len(available) == 0 {
+			return nil, fmt.Errorf("%w: overlay directory %s (from %s) holds no <cloud>.yaml file; point at the directory that holds the cloud overlays",
+				ErrInvalidOptions, src.dir, src.from)
+		}
 	}
-	if len(clouds) == 0 {
-		clouds = available
+	var names []string
+	for _, c := range clouds {
+		if c = strings.TrimSpace(c); c != "" && !slices.Contains(names, c) {
+			names = append(names, c)
+		}
 	}
-	if len(clouds) == 0 {
+	if len(names) == 0 {
+		names = available
+	}
+	if len(names) == 0 {
 		return []overlay{{cloud: DefaultCloud, values: user}}, nil
 	}
 	var out []overlay
-	for _, c := range clouds {
-		c = strings.TrimSpace(c)
-		if c == "" || slices.ContainsFunc(out, func(o overlay) bool { return o.cloud == c }) {
-			continue
-		}
+	for _, c := range names {
 		if c == DefaultCloud && !slices.Contains(available, c) {
 			out = append(out, overlay{cloud: c, values: user})
 			continue
 		}
-		if !slices.Contains(available, c) {
-			return nil, fmt.Errorf("lint: no overlay for cloud %q: %s does not exist (overlays found: %s)",
-				c, filepath.Join(dir, c+".yaml"), strings.Join(available, ", "))
+		if src.dir == "" {
+			return nil, fmt.Errorf("%w: chart %s has no cloud overlays, so cloud %q cannot be linted; name the directory of its <cloud>.yaml overlays with --overlays DIR (Options.OverlayDir) or map the chart to it in %s at the repository root, or lint without --cloud",
+				ErrInvalidOptions, chart, c, overlaysFileName)
 		}
-		path := filepath.Join(dir, c+".yaml")
+		path := filepath.Join(src.dir, c+".yaml")
+		if !slices.Contains(available, c) {
+			return nil, fmt.Errorf("%w: no overlay for cloud %q: %s does not exist (overlays found: %s)",
+				ErrInvalidOptions, c, path, strings.Join(available, ", "))
+		}
 		vals, err := common.ReadValuesFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("lint: overlay for cloud %q: %w", c, err)
