@@ -21,6 +21,8 @@ type linter struct {
 	// the cells of each version still to finish, to release the spec after.
 	schemas   *kubeschema.Source
 	remaining map[string]*atomic.Int32
+	// helmRuns holds helm lint's outcome per overlay, run once for its cells.
+	helmRuns map[string]*helmLintRun
 }
 
 // cellRun collects the findings of one cell.

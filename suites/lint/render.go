@@ -20,12 +20,25 @@ type renderedFile struct {
 	content string
 }
 
+// helmNamedChartYAML reports whether helm lint found an error in Chart.yaml.
+func (c *cellRun) helmNamedChartYAML() bool {
+	return slices.ContainsFunc(c.findings, func(f Finding) bool {
+		return f.Rule == RuleHelmLint && f.File == "Chart.yaml" && f.Severity == SeverityError
+	})
+}
+
 // render renders the chart for the cell, the way `helm template` would on a
 // cluster of the cell's Kubernetes version. Failures are recorded as SD105.
 func (c *cellRun) render(ctx context.Context) ([]renderedFile, bool) {
 	chrt, err := loader.Load(c.plan.loadDir)
+	if err != nil && c.helmNamedChartYAML() {
+		return nil, false // helm lint named the defect of Chart.yaml
+	}
 	if err != nil {
 		c.addFile(RuleRender, "Chart.yaml", fmt.Sprintf("chart %s does not load: %s", c.plan.chartDir, oneLine(err.Error())))
+		return nil, false
+	}
+	if !c.checkKubeVersion(chrt.Metadata.KubeVersion) {
 		return nil, false
 	}
 	values := deepCopy(c.values)

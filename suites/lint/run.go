@@ -51,7 +51,10 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 // newLinter loads what every cell shares.
 func newLinter(p plan) (*linter, error) {
 	l := &linter{plan: p, rules: ruleIndex(), schemas: kubeschema.NewSource(kubeschema.SourceOptions{Dir: p.specDir}),
-		remaining: map[string]*atomic.Int32{}}
+		remaining: map[string]*atomic.Int32{}, helmRuns: map[string]*helmLintRun{}}
+	for _, ov := range p.overlays {
+		l.helmRuns[ov.cloud] = &helmLintRun{}
+	}
 	var err error
 	if l.scheme, err = newScheme(); err != nil {
 		return nil, err
@@ -96,7 +99,6 @@ func (c *cellRun) run(ctx context.Context) error {
 	c.checkPDBs()
 	c.checkNetworkPolicies()
 	c.checkStorage()
-	c.dropCoveredHelmFindings()
 	c.declaredWaivers = c.waivers()
 	c.objectCount, c.objects = len(c.objects), nil
 	return ctx.Err()
