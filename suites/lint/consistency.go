@@ -9,6 +9,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -72,49 +73,91 @@ func (c *cellRun) checkSelector(o *object, sel *metav1.LabelSelector, tmpl map[s
 }
 
 // checkServices is SD121: a Service with a selector selects the pods of at
-// least one workload of the release in its namespace.
+// least one pod source of the release in its namespace.
 func (c *cellRun) checkServices() {
-	ws := c.workloads()
+	sources := c.podSources()
 	for _, o := range c.objects {
 		svc, ok := o.typed.(*corev1.Service)
 		if !ok || len(svc.Spec.Selector) == 0 || svc.Spec.Type == corev1.ServiceTypeExternalName {
 			continue
 		}
 		sel := labels.SelectorFromSet(svc.Spec.Selector)
-		if slices.ContainsFunc(ws, func(w workload) bool {
-			return w.obj.ref.Namespace == o.ref.Namespace && !w.obj.hook() && sel.Matches(labels.Set(w.podLabels))
+		if slices.ContainsFunc(sources, func(p podSource) bool {
+			return p.obj.ref.Namespace == o.ref.Namespace && sel.Matches(p.labels)
 		}) {
 			continue
 		}
 		c.add(RuleServiceNoPods, o, "spec.selector", fmt.Sprintf("Service/%s selects %s, which no pod template of the release in namespace %s carries, so it has no endpoints%s",
-			o.ref.Name, sel, o.ref.Namespace, closestPods(ws, o.ref.Namespace, svc.Spec.Selector)))
+			o.ref.Name, sel, o.ref.Namespace, closestPods(sources, o.ref.Namespace, svc.Spec.Selector)))
 	}
 }
 
-// closestPods names the workload whose pod labels share the most pairs with
+// podSource is an object of the release that makes pods with labels.
+type podSource struct {
+	obj    *object
+	labels labels.Set
+}
+
+// podSources lists what makes pods, read from the raw objects so that custom
+// resources with a pod template (an Argo Rollout, a Knative revision) and
+// objects that failed to decode count too: a Pod's own labels, and the labels
+// of spec.template or spec.jobTemplate.spec.template. Hooks are left out: they
+// run only around installs.
+func (c *cellRun) podSources() []podSource {
+	var out []podSource
+	for _, o := range c.objects {
+		if o.hook() {
+			continue
+		}
+		var lbls any
+		switch {
+		case o.ref.Kind == "Pod" && o.ref.APIVersion == "v1":
+			lbls, _, _ = unstructured.NestedFieldNoCopy(o.raw, "metadata", "labels")
+		default:
+			for _, path := range [][]string{{"spec", "template", "metadata", "labels"}, {"spec", "jobTemplate", "spec", "template", "metadata", "labels"}} {
+				if v, found, _ := unstructured.NestedFieldNoCopy(o.raw, path...); found {
+					lbls = v
+					break
+				}
+			}
+		}
+		m, ok := lbls.(map[string]any)
+		if !ok {
+			continue
+		}
+		set := labels.Set{}
+		for k, v := range m {
+			set[k] = fmt.Sprint(v)
+		}
+		out = append(out, podSource{obj: o, labels: set})
+	}
+	return out
+}
+
+// closestPods names the pod source whose labels share the most pairs with
 // want, as a hint for typos ("; closest: Deployment/web with app=web").
-func closestPods(ws []workload, ns string, want map[string]string) string {
-	best, bestScore := workload{}, 0
-	for _, w := range ws {
-		if w.obj.ref.Namespace != ns {
+func closestPods(sources []podSource, ns string, want map[string]string) string {
+	best, bestScore := podSource{}, 0
+	for _, p := range sources {
+		if p.obj.ref.Namespace != ns {
 			continue
 		}
 		score := 0
 		for k, v := range want {
-			if w.podLabels[k] == v {
+			if p.labels[k] == v {
 				score += 2
-			} else if _, ok := w.podLabels[k]; ok {
+			} else if p.labels.Has(k) {
 				score++
 			}
 		}
 		if score > bestScore {
-			best, bestScore = w, score
+			best, bestScore = p, score
 		}
 	}
 	if bestScore == 0 {
 		return ""
 	}
-	return fmt.Sprintf("; closest: %s with %s", best.obj.ref, labels.Set(best.podLabels))
+	return fmt.Sprintf("; closest: %s with %s", best.obj.ref, best.labels)
 }
 
 // checkDuplicates is SD122: two objects of one render with the same API group,

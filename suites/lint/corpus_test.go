@@ -315,6 +315,73 @@ spec:
   endpoints: [{port: http}]
 `}, want: []string{RuleNotSchemaCheck}},
 
+		{name: "custom resource of a version its CRD does not serve", files: map[string]string{
+			"crds/widgets.yaml": widgetCRD,
+			"templates/widget.yaml": `apiVersion: example.com/v1beta1
+kind: Widget
+metadata:
+  name: w
+spec:
+  size: 3
+`}, want: []string{RuleDecode}},
+
+		// API server validation the OpenAPI schema does not express.
+		{name: "label value longer than 63 characters", files: map[string]string{"templates/extra.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  labels:
+    release-notes: {{ repeat 70 "x" }}
+data: {a: "1"}
+`}, want: []string{RuleSchema}, check: wantField(RuleSchema, "metadata.labels")},
+		{name: "volume mount without its volume", files: map[string]string{"templates/web.yaml": strings.Replace(corpusBase()["templates/web.yaml"],
+			`{{- include "corpus.container" . | nindent 10 }}`, `{{- include "corpus.container" . | nindent 10 }}
+          volumeMounts: [{name: cache, mountPath: /cache}]`, 1)},
+			want: []string{RuleSchema}, check: wantField(RuleSchema, "spec.template.spec.containers[0].volumeMounts[0].name")},
+		{name: "container port name longer than 15 characters", files: map[string]string{"templates/web.yaml": strings.Replace(corpusBase()["templates/web.yaml"],
+			`{{- include "corpus.container" . | nindent 10 }}`, `{{- include "corpus.container" . | replace "name: http," "name: http-metrics-admin," | nindent 10 }}`, 1),
+			"templates/service.yaml": strings.Replace(corpusBase()["templates/service.yaml"], "targetPort: http", "targetPort: 8080", 1)},
+			want: []string{RuleSchema}, check: wantField(RuleSchema, "spec.template.spec.containers[0].ports[0].name")},
+		{name: "CronJob with an invalid schedule", files: map[string]string{"templates/cron.yaml": `apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: nightly
+spec:
+  schedule: "0 25 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+            - name: job
+              {{- include "corpus.container" . | nindent 14 }}
+`}, want: []string{RuleSchema}, check: wantField(RuleSchema, "spec.schedule")},
+		{name: "chart kubeVersion excludes the cluster", versions: []string{"1.28.15", "1.34.4"},
+			files: map[string]string{"Chart.yaml": "apiVersion: v2\nname: corpus\nversion: 0.1.0\nicon: https://example.com/icon.png\nkubeVersion: \">= 1.30.0-0\"\n"},
+			want: []string{RuleRender}, check: func(t *testing.T, r Report) {
+				if fs := r.Find(RuleRender); len(fs) != 1 || cellsText(fs[0].Cells) != "default@1.28.15" {
+					t.Errorf("want one SD105 on 1.28.15 only, got %+v", fs)
+				}
+			}},
+		{name: "Service in front of a custom resource's pods (an Argo Rollout) is fine", files: map[string]string{
+			"templates/web.yaml": `apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {{- include "corpus.labels" . | nindent 6 }}
+  template:
+    metadata:
+      labels: {{- include "corpus.labels" . | nindent 8 }}
+    spec:
+      containers:
+        - name: web
+          {{- include "corpus.container" . | nindent 10 }}
+`, "templates/pdb.yaml": ""}, want: []string{RuleNotSchemaCheck}},
+
 		// API versions.
 		{name: "removed apiVersion is one finding, not also helm lint's", versions: []string{"1.34.4"}, files: map[string]string{"templates/hpa.yaml": `apiVersion: autoscaling/v2beta2
 kind: HorizontalPodAutoscaler

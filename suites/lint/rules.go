@@ -63,7 +63,7 @@ func ruleScopes() map[string]string {
 		RuleHelmLint:         "helm lint's own deprecated-API warnings are left to SD110/SD111, which report them with the replacement",
 		RuleDecode:           "built-in kinds, decoded into the k8s.io/api types",
 		RuleUnknownField:     "built-in kinds against the OpenAPI schema of each Kubernetes version (a field newer than the cluster is unknown there), and custom resources whose CRD the chart ships",
-		RuleSchema:           "built-in kinds against the OpenAPI schema of each Kubernetes version, and custom resources against the openAPIV3Schema of a CRD the chart ships (crds/ or templates)",
+		RuleSchema:           "built-in kinds against the OpenAPI schema of each Kubernetes version, plus the API server's own checks that schema does not express (names, labels and annotations, container and port names, volume mounts without a volume, requests above limits, Job restart policies, CronJob schedules, PDBs with both bounds, HPAs with max below min, Service ports given twice, Services without ports); custom resources against the openAPIV3Schema of a CRD the chart ships (crds/ or templates), without its x-kubernetes-validations (CEL) rules, which are not evaluated",
 		RuleNotSchemaCheck:   "custom resources whose CRD the chart does not ship",
 		RuleAPIRemoved:       "apiVersions of data/apis.yaml, and of the client library's beta types by their prerelease lifecycle, on the versions that no longer serve them",
 		RuleAPIDeprecated:    "the same sources, on versions that deprecate but still serve the apiVersion",

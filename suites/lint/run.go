@@ -91,6 +91,7 @@ func (c *cellRun) run(ctx context.Context) error {
 	c.checkSchemas(spec)
 	c.checkAPIs(spec)
 	c.checkServerRules()
+	c.checkServerValidation()
 	c.checkSelectors()
 	c.checkServices()
 	c.checkDuplicates()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -69,8 +70,14 @@ func (c *cellRun) validate(o *object, spec *kubeschema.Spec, crds map[schema.Gro
 		if ps, ok := v.Validate(o.raw); ok {
 			return ps, true, "CustomResourceDefinition " + v.name
 		}
-		o.unchecked = fmt.Sprintf("%s %s is not schema-checked: the chart's CustomResourceDefinition for %s serves no schema for version %q (served: %v)",
-			o.ref.APIVersion, o.ref.Kind, gk, schema.FromAPIVersionAndKind(o.ref.APIVersion, o.ref.Kind).Version, v.Versions())
+		version := schema.FromAPIVersionAndKind(o.ref.APIVersion, o.ref.Kind).Version
+		if !slices.Contains(v.Versions(), version) {
+			c.add(RuleDecode, o, "apiVersion", fmt.Sprintf("%s %s is not served: the chart's CustomResourceDefinition %s serves %s only, so the API server has no such kind; use one of those apiVersions",
+				o.ref.APIVersion, o.ref.Kind, v.name, strings.Join(v.servedAPIVersions(gk.Group), ", ")))
+			return nil, true, ""
+		}
+		o.unchecked = fmt.Sprintf("%s %s is not schema-checked: the chart's CustomResourceDefinition %s has no schema for version %q",
+			o.ref.APIVersion, o.ref.Kind, v.name, version)
 	}
 	return nil, false, ""
 }
@@ -89,6 +96,15 @@ type crdSchema struct {
 func defaultedRequired(o *object, p kubeschema.Problem) bool {
 	return p.Kind == kubeschema.Required && p.Path == "spec.podSelector" &&
 		o.ref.Kind == "NetworkPolicy" && groupOf(o.ref.APIVersion) == "networking.k8s.io"
+}
+
+// servedAPIVersions lists the CRD's served versions as apiVersions of group.
+func (v crdSchema) servedAPIVersions(group string) []string {
+	var out []string
+	for _, ver := range v.Versions() {
+		out = append(out, group+"/"+ver)
+	}
+	return out
 }
 
 // problemRule maps a schema problem to its rule: undeclared fields SD102,
@@ -137,7 +153,7 @@ func (c *cellRun) specFor(ctx context.Context) *kubeschema.Spec {
 	if errors.Is(err, kubeschema.ErrNoSpec) {
 		why = "the k8s.io/kubernetes module of that version ships none"
 	}
-	c.addFile(RuleNotSchemaCheck, "", fmt.Sprintf("no OpenAPI spec of Kubernetes %s (%s): built-in kinds were checked against the types of the Kubernetes client library only, without required fields, enums, formats or fields that version lacks; give a full MAJOR.MINOR.PATCH version whose k8s.io/kubernetes module the Go module proxy serves, or Options.SpecDir",
+	c.addFile(RuleNotSchemaCheck, "", fmt.Sprintf("no OpenAPI spec of Kubernetes %s (%s): built-in kinds were checked against the types of the Kubernetes client library only, without required fields, enums, formats or fields that version lacks; give a full MAJOR.MINOR.PATCH version whose k8s.io/kubernetes module the Go module proxy serves, or specs in --openapi-dir (Options.SpecDir)",
 		c.version.text, why))
 	return nil
 }
