@@ -9,6 +9,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/shakedown-dev/shakedown/internal/stack/local"
 	"github.com/shakedown-dev/shakedown/loadgen/traffic"
 )
 
@@ -75,4 +76,60 @@ func BenchmarkAttackPathVsBareVegeta(b *testing.B) {
 	if bestOurs < 0.9*bestBare {
 		b.Errorf("shakedown attack path %.0f req/s is below 90%% of bare vegeta's %.0f req/s", bestOurs, bestBare)
 	}
+}
+
+// BenchmarkRealisticVsBareVegeta compares shakedown's realistic traffic (every
+// event its own uuid and timestamp, the default mix of kinds and encodings) with
+// bare vegeta attackers, against the local reference stack started in-process
+// (kfake, capture, decide and worker here; ClickHouse and PostgreSQL as child
+// processes). Every iteration is one Baseline round: an attack per side at a
+// saturating 50,000/s for 3 s with 256 workers each, the order alternating
+// between iterations: bare vegeta with one static realistic body of the
+// stream's mean size posted to /e/, bare vegeta replaying the stream's first
+// 2,000 requests, and loadgen.Run with the generator. Medians over the
+// iterations are reported.
+//
+//	go test ./loadgen -run XXX -bench RealisticVsBare -benchtime 5x -v
+//
+// Reports bare_rps, replay_rps and realistic_rps (successful requests per
+// second), ratio (realistic/bare; the goal is >= 0.9) and replay_ratio
+// (realistic/replay: the cost of building targets during the attack alone).
+func BenchmarkRealisticVsBareVegeta(b *testing.B) {
+	ctx := context.Background()
+	s, err := local.Up(ctx, local.Options{Listen: "127.0.0.1:0"})
+	if err != nil {
+		b.Fatalf("local stack: %v", err)
+	}
+	b.Cleanup(func() {
+		if err := s.Close(context.Background()); err != nil {
+			b.Errorf("stop stack: %v", err)
+		}
+	})
+	opts := BaselineOptions{
+		Traffic: traffic.Options{BaseURL: s.Endpoints.CaptureURL, Token: s.Endpoints.Token, Seed: uint64(time.Now().UnixNano())},
+		Runs:    1,
+		Progress: func(_ int, side string, a BaselineAttack) {
+			b.Logf("%-9s %6.0f req/s ok (%d sent, codes %v)", side, a.Rate, a.Requests, a.Codes)
+		},
+	}
+	var runs []BaselineRun
+	for i := 0; b.Loop(); i++ {
+		opts.Traffic.Seed += 1000
+		opts.Reversed = i%2 == 1
+		res, err := Baseline(ctx, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i == 0 {
+			b.Logf("static body %s %s: %d bytes, %d events (stream mean %.0f bytes, %.1f events)",
+				res.StaticMethod, res.StaticURL, res.StaticBytes, res.StaticEvents, res.MeanBytes, res.MeanEvents)
+		}
+		runs = append(runs, res.Runs...)
+		opts.Warmup = -1
+	}
+	b.ReportMetric(median(runs, func(r BaselineRun) float64 { return r.Bare.Rate }), "bare_rps")
+	b.ReportMetric(median(runs, func(r BaselineRun) float64 { return r.Replay.Rate }), "replay_rps")
+	b.ReportMetric(median(runs, func(r BaselineRun) float64 { return r.Realistic.Rate }), "realistic_rps")
+	b.ReportMetric(median(runs, func(r BaselineRun) float64 { return r.Ratio }), "ratio")
+	b.ReportMetric(median(runs, func(r BaselineRun) float64 { return r.ReplayRatio }), "replay_ratio")
 }

@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -102,7 +103,11 @@ func Run(ctx context.Context, a Attack) (*record.Recorder, error) {
 	if rec == nil {
 		rec = Prepare(start, a.Pacer, a.LateAfter)
 	}
-	results := attacker.Attack(a.Targeter, a.Pacer, a.Duration, a.Name)
+	// Intended send times count from the attack's first tick, which vegeta
+	// takes inside Attack: the first Pace call tells it (its elapsed argument is
+	// measured from there), so set-up before it adds no offset.
+	pacer := &firstTick{Pacer: a.Pacer, began: rec.StartAt}
+	results := attacker.Attack(a.Targeter, pacer, a.Duration, a.Name)
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -113,6 +118,7 @@ func Run(ctx context.Context, a Attack) (*record.Recorder, error) {
 		select {
 		case res, ok := <-results:
 			if !ok {
+				start = pacer.start(start)
 				end := time.Now()
 				if !stoppedAt.IsZero() {
 					end = stoppedAt
@@ -135,7 +141,7 @@ func Run(ctx context.Context, a Attack) (*record.Recorder, error) {
 			}
 		case now := <-tick.C:
 			if a.Tick != nil {
-				elapsed := now.Sub(start)
+				elapsed := now.Sub(pacer.start(start))
 				last, _ := rec.SecondAt(now.Add(-time.Second))
 				a.Tick(Progress{Elapsed: elapsed, Requests: requests, Errors: errors, TargetRate: a.Pacer.Rate(elapsed), Last: last})
 			}
@@ -145,4 +151,37 @@ func Run(ctx context.Context, a Attack) (*record.Recorder, error) {
 			done = nil // keep draining results
 		}
 	}
+}
+
+// firstTick is a Pacer that reports, on its first call, when the attack began:
+// vegeta calls Pace(elapsed, 0) first, with elapsed measured from its start.
+type firstTick struct {
+	vegeta.Pacer
+	once  sync.Once
+	began func(time.Time)
+
+	mu    sync.Mutex
+	begun time.Time
+}
+
+// Pace records the start on the first call and defers to the wrapped pacer.
+func (p *firstTick) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
+	p.once.Do(func() {
+		t := time.Now().Add(-elapsed)
+		p.mu.Lock()
+		p.begun = t
+		p.mu.Unlock()
+		p.began(t)
+	})
+	return p.Pacer.Pace(elapsed, hits)
+}
+
+// start returns when the attack began, or fallback before its first tick.
+func (p *firstTick) start(fallback time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.begun.IsZero() {
+		return fallback
+	}
+	return p.begun
 }

@@ -160,3 +160,32 @@ func TestCancelKeepsPartialResults(t *testing.T) {
 		t.Errorf("partial run: %d requests of %d in %s", s.Requests, s.Requested, s.Window)
 	}
 }
+
+// TestIntendedTimeStartsAtTheFirstTick prepares the Recorder 20 ms before the
+// attack, the way a caller does when set-up (connections, histograms, a
+// ClickHouse ping) sits between the two. Intended send times must still count
+// from the attack's first tick: on an idle fast server nothing is late and
+// intended latency matches vegeta's own.
+func TestIntendedTimeStartsAtTheFirstTick(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	pacer := vegeta.ConstantPacer{Freq: 50, Per: time.Second}
+	rec := Prepare(time.Now(), pacer, 0)
+	time.Sleep(20 * time.Millisecond)
+	if _, err := Run(context.Background(), Attack{Targeter: static(srv.URL), Pacer: pacer, Duration: time.Second, Recorder: rec}); err != nil {
+		t.Fatal(err)
+	}
+	s := rec.Summary()
+	if s.Requests < 45 {
+		t.Fatalf("only %d requests", s.Requests)
+	}
+	if s.Late > s.Requests/10 {
+		t.Errorf("%d of %d sends counted late: intended times carry a start-up offset", s.Late, s.Requests)
+	}
+	if offset := s.Intended.P50 - s.Latency.P50; offset > 5*time.Millisecond {
+		t.Errorf("intended p50 %s vs actual p50 %s: an offset of %s", s.Intended.P50, s.Latency.P50, offset)
+	}
+	if s.Requests > s.Requested {
+		t.Errorf("%d sent of %d scheduled: counts exceed the schedule", s.Requests, s.Requested)
+	}
+}

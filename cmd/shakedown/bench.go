@@ -8,6 +8,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/shakedown-dev/shakedown/loadgen/record"
 	"github.com/shakedown-dev/shakedown/loadgen/regions"
 	"github.com/shakedown-dev/shakedown/loadgen/regions/regionsim"
+	"github.com/shakedown-dev/shakedown/loadgen/stats"
 	"github.com/shakedown-dev/shakedown/loadgen/traffic"
 )
 
@@ -27,7 +30,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmark deployments against each other",
 	}
-	cmd.AddCommand(newBenchRegionsCmd())
+	cmd.AddCommand(newBenchRegionsCmd(), newBenchVegetaCmd())
 	return cmd
 }
 
@@ -38,6 +41,7 @@ type benchRegionsFlags struct {
 	rate        float64
 	duration    time.Duration
 	rounds      int
+	roundsSet   bool
 	warmup      int
 	confidence  float64
 	resamples   int
@@ -46,6 +50,13 @@ type benchRegionsFlags struct {
 	metric      string
 	report      string
 	out         string
+	maxErrors   string
+	thresholds  []string
+	residency   []string
+	resTimeout  time.Duration
+	chUser      string
+	chPassword  string
+	chDatabase  string
 }
 
 func newBenchRegionsCmd() *cobra.Command {
@@ -57,65 +68,214 @@ func newBenchRegionsCmd() *cobra.Command {
 rounds: round k sends request k to each target, starting at target k mod N, so drift over
 time and ordering bias hit every target alike. Reports p50/p90/p95/p99 per target with
 percentile-bootstrap confidence intervals, and for every pair of targets the difference
-and ratio of each percentile with its interval and a verdict — including "no significant
-difference" when the interval of the difference holds 0.
+and ratio of each percentile with its interval and a verdict ("eu has 41% lower latency
+than us at p50 ...", or "no significant difference" when the interval of the difference
+holds 0). Comparisons resample whole rounds, the same rounds for both targets (paired
+bootstrap); the independent bootstrap's intervals are shown beside them, and a verdict
+says where the two disagree. The HTML report also plots each target's latency round by
+round over the run.
+
+Every flag is checked before the first request. Exit status: 0 when every check passed;
+99 when a check failed — a target over --max-errors, a --threshold, or --residency;
+2 for a usage error (a bad flag, threshold or target); 130 when interrupted (the report
+is partial); 1 when the run could not happen.
+
+--max-errors 5% fails a target whose share of failed requests exceeds 5%; by default a
+target fails only when every one of its requests failed. The report names the failing
+target and its most frequent error.
+
+--threshold is a rule on the point estimates of --metric, repeatable:
+  'eu.p(95) < us.p(95)'        eu's p95 below us's
+  'eu.p(99) < 200ms'           a fixed limit
+  'eu.p(95) < 0.8*us.p(95)'    a factor of another target's
+Operands are TARGET.p(N), TARGET.med, TARGET.avg, FACTOR*TARGET.STAT or a duration;
+operators <, <=, >, >=. The report also says whether the outcome is significant (the
+confidence interval of the ratio, or of the target's percentile, excludes the limit).
+
+--residency eu=HOST:PORT,us=HOST:PORT checks data residency: every target gets its own
+event uuids (the same requests otherwise), and after the run the events each target
+acknowledged must all be in its own region's ClickHouse (native port) within
+--residency-timeout, and no event sent to one target may be in another region's store.
+A store is NAME=[USER@]HOST:PORT or NAME=STATE_DIR (a 'shakedown stack up --state DIR',
+which carries the user and password); the password otherwise comes from
+--clickhouse-password or $CLICKHOUSE_PASSWORD.
 
 --simulate eu=20ms,us=80ms runs the whole thing on this machine: the local stack behind
 one in-process latency proxy per region (toxiproxy; the delay is added to each reply, so
-every round trip grows by exactly that amount).`,
+every round trip grows by that amount). Each region is NAME=LATENCY[±JITTER][/LOSS%]:
+eu=20ms±5ms spreads the delay uniformly over 15–25ms ("+-" may stand for "±"), and
+us=80ms/1% also drops 1% of requests (the connection is closed before the request
+reaches the stack, so the client gets no reply).`,
 		Example: `  shakedown bench regions --target eu=https://eu.example.com --target us=https://us.example.com --token phc_... --duration 2m
-  shakedown bench regions --simulate eu=20ms,us=80ms --rounds 300 --out bench-out`,
+  shakedown bench regions --simulate eu=20ms±5ms,us=80ms±10ms/1% --rounds 300 --threshold 'eu.p(95) < us.p(95)' --out bench-out
+  shakedown bench regions --target eu=... --target us=... --token phc_... --max-errors 1% --residency eu=eu-ch:9000,us=us-ch:9000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.roundsSet = cmd.Flags().Changed("rounds")
 			return runBenchRegions(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.targets, "target", nil, "a target as NAME=URL (repeat, at least two)")
 	fl.StringVar(&f.token, "token", "", "project API token the targets accept (default with --simulate: the local stack's)")
-	fl.StringVar(&f.simulate, "simulate", "", "simulate regions on this machine, e.g. eu=20ms,us=80ms (local stack behind latency proxies; replaces --target)")
-	fl.Float64Var(&f.rate, "rate", 10, "rounds per second: requests per second each target receives")
+	fl.StringVar(&f.simulate, "simulate", "", "simulate regions on this machine as NAME=LATENCY[±JITTER][/LOSS%], e.g. eu=20ms±5ms,us=80ms/1% (local stack behind latency proxies; replaces --target)")
+	fl.Float64Var(&f.rate, "rate", regions.DefaultRate, "rounds per second, above 0: requests per second each target receives")
 	fl.DurationVar(&f.duration, "duration", 30*time.Second, "how long to run (rate × duration rounds)")
-	fl.IntVar(&f.rounds, "rounds", 0, "how many rounds to run (instead of --duration)")
+	fl.IntVar(&f.rounds, "rounds", 0, "how many rounds to measure, at least 1 (instead of --duration)")
 	fl.IntVar(&f.warmup, "warmup", 10, "rounds sent first and left out of the statistics (connection and TLS set-up)")
-	fl.Float64Var(&f.confidence, "confidence", 0.95, "confidence level of every interval")
+	fl.Float64Var(&f.confidence, "confidence", 0.95, "confidence level of every interval, between 0 and 1")
 	fl.IntVar(&f.resamples, "resamples", 2000, "bootstrap resamples (at least 1000)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the bootstrap: the same data and seed give the same report")
 	fl.Uint64Var(&f.trafficSeed, "traffic-seed", 1, "seed of the request stream")
 	fl.StringVar(&f.metric, "metric", string(record.Latency), "latency to compare: latency (from the actual send) or intended (from the scheduled send)")
 	fl.StringVar(&f.report, "report", string(regions.Text), "report format on stdout: text, json, md or html")
-	fl.StringVar(&f.out, "out", "", "also write every report format and the plot (latency.svg) into this directory")
+	fl.StringVar(&f.out, "out", "", "also write every report format and the plots (latency.svg, rounds.svg) into this directory")
+	fl.StringVar(&f.maxErrors, "max-errors", "", "fail (exit 99) a target whose share of failed requests exceeds this, e.g. 5% or 0.05 (default: fail only a target whose every request failed)")
+	fl.StringArrayVar(&f.thresholds, "threshold", nil, "pass/fail rule, repeatable (exit 99 when one fails): 'eu.p(95) < us.p(95)', 'eu.p(99) < 200ms', 'eu.p(95) < 0.8*us.p(95)'")
+	fl.StringSliceVar(&f.residency, "residency", nil, "check data residency against each region's ClickHouse: NAME=[USER@]HOST:PORT or NAME=STATE_DIR, comma-separated or repeated (exit 99 on a violation)")
+	fl.DurationVar(&f.resTimeout, "residency-timeout", regions.DefaultResidencyTimeout, "how long to wait for acknowledged events to reach their region's store")
+	fl.StringVar(&f.chUser, "clickhouse-user", "", "ClickHouse user of the --residency stores (default: from a STATE_DIR, else \"default\")")
+	fl.StringVar(&f.chPassword, "clickhouse-password", "", "ClickHouse password of the --residency stores (default: from a STATE_DIR, else $CLICKHOUSE_PASSWORD; prefer those to keep it off the command line)")
+	fl.StringVar(&f.chDatabase, "clickhouse-database", "default", "ClickHouse database holding the events table")
 	cmd.MarkFlagsMutuallyExclusive("duration", "rounds")
 	cmd.MarkFlagsMutuallyExclusive("target", "simulate")
+	cmd.MarkFlagsMutuallyExclusive("residency", "simulate")
 	return cmd
 }
 
-func runBenchRegions(ctx context.Context, stdout, stderr io.Writer, f benchRegionsFlags) (err error) {
-	format, err := regions.ParseFormat(f.report)
-	if err != nil {
-		return fmt.Errorf("--report: %w", err)
+// benchRegionsPlan is the flags checked and turned into the library's options.
+type benchRegionsPlan struct {
+	format  regions.Format
+	sim     []regionsim.Region
+	opts    regions.Options
+	analyze regions.AnalyzeOptions
+	stores  []regions.StoreSpec
+}
+
+// planBenchRegions checks every flag without sending anything; its errors are usage
+// errors.
+func planBenchRegions(f benchRegionsFlags) (benchRegionsPlan, error) {
+	var p benchRegionsPlan
+	var err error
+	if p.format, err = regions.ParseFormat(f.report); err != nil {
+		return p, fmt.Errorf("--report: %w", err)
 	}
 	if f.simulate == "" && len(f.targets) == 0 {
-		return errors.New("no targets: pass --target NAME=URL at least twice, or --simulate eu=20ms,us=80ms to try it locally")
+		return p, errors.New("no targets: pass --target NAME=URL at least twice, or --simulate eu=20ms,us=80ms to try it locally")
+	}
+	if !(f.rate > 0) {
+		return p, fmt.Errorf("--rate %v: want a positive number of rounds per second, e.g. --rate 10", f.rate)
+	}
+	if f.roundsSet && f.rounds <= 0 {
+		return p, fmt.Errorf("--rounds %d: want at least one measured round (or leave it out and use --duration)", f.rounds)
+	}
+	if f.warmup < 0 {
+		return p, fmt.Errorf("--warmup %d: want zero or more rounds", f.warmup)
 	}
 	measured := f.rounds
-	if measured == 0 {
-		measured = int(math.Ceil(f.rate * f.duration.Seconds()))
-	}
-	if measured <= 0 || f.warmup < 0 {
-		return fmt.Errorf("--rounds/--duration give %d measured rounds and --warmup %d: want at least one round and no negative warm-up", measured, f.warmup)
+	if !f.roundsSet {
+		if f.duration <= 0 {
+			return p, fmt.Errorf("--duration %s: want a positive duration, e.g. 30s", f.duration)
+		}
+		measured = max(1, int(math.Ceil(f.rate*f.duration.Seconds())))
 	}
 	// Warm-up rounds come on top of the measured ones.
-	opts := regions.Options{Rate: f.rate, Rounds: measured + f.warmup, Warmup: f.warmup}
+	p.opts = regions.Options{Rate: f.rate, Rounds: measured + f.warmup, Warmup: f.warmup, TrackEvents: len(f.residency) > 0}
+	if f.simulate != "" {
+		if p.sim, err = regionsim.ParseRegions(f.simulate); err != nil {
+			return p, fmt.Errorf("--simulate: %w", err)
+		}
+		// The proxies' URLs are known once they listen: check the rest with a
+		// loopback placeholder.
+		for _, r := range p.sim {
+			p.opts.Targets = append(p.opts.Targets, regions.Target{Name: r.Name, URL: "http://127.0.0.1"})
+		}
+	} else {
+		if p.opts.Targets, err = regions.ParseTargets(f.targets); err != nil {
+			return p, fmt.Errorf("--target: %w", err)
+		}
+		if f.token == "" {
+			return p, errors.New("--token is required with --target: the project API token the targets accept (phc_...)")
+		}
+	}
+	if err := p.opts.Validate(); err != nil {
+		return p, err
+	}
+	names := make([]string, len(p.opts.Targets))
+	for i, t := range p.opts.Targets {
+		names[i] = t.Name
+	}
+	p.analyze = regions.AnalyzeOptions{Level: f.confidence, Resamples: f.resamples, Seed: f.seed, Metric: record.Metric(f.metric)}
+	if f.confidence == 0 {
+		return p, errors.New("--confidence 0: want a level strictly between 0 and 1, e.g. 0.95")
+	}
+	if f.resamples == 0 {
+		return p, fmt.Errorf("--resamples 0: want at least %d", stats.MinResamples)
+	}
+	if f.maxErrors != "" {
+		share, err := parseErrorShare(f.maxErrors)
+		if err != nil {
+			return p, fmt.Errorf("--max-errors %q: %v; write a share such as 5%% or 0.05", f.maxErrors, err)
+		}
+		p.analyze.MaxErrors = &share
+	}
+	if p.analyze.Thresholds, err = regions.ParseThresholds(f.thresholds, names); err != nil {
+		return p, fmt.Errorf("--threshold: %w", err)
+	}
+	if err := p.analyze.Validate(); err != nil {
+		return p, err
+	}
+	if p.stores, err = regions.ParseStoreSpecs(f.residency); err != nil {
+		return p, fmt.Errorf("--residency: %w", err)
+	}
+	for i, s := range p.stores {
+		if !slices.Contains(names, s.Name) {
+			return p, fmt.Errorf("--residency: store for %q, which is not a target; the targets are %s", s.Name, strings.Join(names, ", "))
+		}
+		p.stores[i].User = orFlag(s.User, f.chUser)
+		p.stores[i].Password = orFlag(s.Password, orFlag(f.chPassword, os.Getenv("CLICKHOUSE_PASSWORD")))
+		p.stores[i].Database = f.chDatabase
+	}
+	return p, nil
+}
+
+// parseErrorShare reads a share written as a percentage (5%) or a fraction (0.05).
+func parseErrorShare(s string) (float64, error) {
+	scale := 1.0
+	if p, ok := strings.CutSuffix(strings.TrimSpace(s), "%"); ok {
+		s, scale = p, 100
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return 0, errors.New("not a number")
+	}
+	if v /= scale; !(v >= 0 && v <= 1) {
+		return 0, errors.New("out of range 0%..100%")
+	}
+	return v, nil
+}
+
+func runBenchRegions(ctx context.Context, stdout, stderr io.Writer, f benchRegionsFlags) (err error) {
+	p, err := planBenchRegions(f)
+	if err != nil {
+		return &exitError{code: exitUsage, msg: fmt.Sprintf("bench regions: %v (see shakedown bench regions --help)", err)}
+	}
+	opts := p.opts
 	token := f.token
 	steps := progress.New(stderr)
 
-	if f.simulate != "" {
-		rs, err := regionsim.ParseRegions(f.simulate)
+	stores := map[string]regions.EventStore{}
+	for _, s := range p.stores {
+		store, closeStore, err := regions.OpenStore(ctx, s)
 		if err != nil {
-			return fmt.Errorf("--simulate: %w", err)
+			return err
 		}
-		sim, err := regionsim.Start(ctx, regionsim.Options{Regions: rs, Stack: local.Options{Listen: "127.0.0.1:0", Progress: steps.Step}})
+		defer closeStore()
+		stores[s.Name] = store
+	}
+
+	if p.sim != nil {
+		sim, err := regionsim.Start(ctx, regionsim.Options{Regions: p.sim, Stack: local.Options{Listen: "127.0.0.1:0", Progress: steps.Step}})
 		if err != nil {
 			steps.Fail()
 			return err
@@ -137,18 +297,7 @@ func runBenchRegions(ctx context.Context, stdout, stderr io.Writer, f benchRegio
 			token = sim.Stack.Endpoints.Token
 		}
 		for i, t := range sim.Targets {
-			fmt.Fprintf(stderr, "simulated region %s: %s (+%s per round trip)\n", t.Name, t.URL, rs[i].Latency)
-		}
-	} else {
-		for _, spec := range f.targets {
-			name, u, ok := strings.Cut(spec, "=")
-			if !ok || name == "" || u == "" {
-				return fmt.Errorf("--target %q: want NAME=URL, e.g. eu=https://eu.example.com", spec)
-			}
-			opts.Targets = append(opts.Targets, regions.Target{Name: name, URL: strings.TrimRight(u, "/")})
-		}
-		if token == "" {
-			return errors.New("--token is required with --target: the project API token the targets accept (phc_...)")
+			fmt.Fprintf(stderr, "simulated region %s: %s (%s)\n", t.Name, t.URL, p.sim[i])
 		}
 	}
 
@@ -166,7 +315,7 @@ func runBenchRegions(ctx context.Context, stdout, stderr io.Writer, f benchRegio
 	res, err := regions.Run(ctx, opts)
 	if err != nil {
 		steps.Fail()
-		return err
+		return usageExit(err, regions.ErrInvalidOptions)
 	}
 	if res.Interrupted {
 		steps.Fail()
@@ -175,26 +324,44 @@ func runBenchRegions(ctx context.Context, stdout, stderr io.Writer, f benchRegio
 		steps.Done()
 	}
 
-	rep, err := regions.Analyze(res, regions.AnalyzeOptions{Level: f.confidence, Resamples: f.resamples, Seed: f.seed, Metric: record.Metric(f.metric)})
-	if err != nil {
-		return err
+	analyze := p.analyze
+	if len(stores) > 0 && res.Interrupted {
+		fmt.Fprintln(stderr, "data residency not checked: the run was interrupted")
 	}
-	if err := regions.Write(stdout, format, rep); err != nil {
-		return fmt.Errorf("write the %s report: %w", format, err)
+	if len(stores) > 0 && !res.Interrupted {
+		steps.Step(fmt.Sprintf("checking data residency in %d region stores (up to %s)", len(stores), f.resTimeout))
+		residency, err := regions.CheckResidency(ctx, res, regions.ResidencyOptions{Stores: stores, Timeout: f.resTimeout})
+		if err != nil {
+			steps.Fail()
+			return err
+		}
+		steps.Done()
+		analyze.Residency = &residency
+	}
+	rep, err := regions.Analyze(res, analyze)
+	if err != nil {
+		return usageExit(err, regions.ErrInvalidOptions)
+	}
+	if err := regions.Write(stdout, p.format, rep); err != nil {
+		return fmt.Errorf("write the %s report: %w", p.format, err)
 	}
 	if f.out != "" {
 		if err := writeBenchRegionsOut(f.out, rep); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "reports and plot written to %s\n", f.out)
+		fmt.Fprintf(stderr, "reports and plots written to %s\n", f.out)
 	}
 	if res.Interrupted {
-		return &exitError{code: 130, msg: "interrupted: the report above is partial"}
+		return &exitError{code: exitInterrupted, msg: "interrupted: the report above is partial"}
+	}
+	if failures := rep.Failures(); len(failures) > 0 {
+		return &exitError{code: exitThresholds, msg: "bench regions: " + strings.Join(failures, "; ")}
 	}
 	return nil
 }
 
-// writeBenchRegionsOut writes report.{txt,json,md,html} and latency.svg into dir.
+// writeBenchRegionsOut writes report.{txt,json,md,html}, latency.svg (by percentile)
+// and rounds.svg (over the run) into dir.
 func writeBenchRegionsOut(dir string, rep regions.Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("--out %s: %w", dir, err)
@@ -219,5 +386,8 @@ func writeBenchRegionsOut(dir string, rep regions.Report) error {
 			return err
 		}
 	}
-	return write("latency.svg", func(w io.Writer) error { return regions.WriteSVG(w, rep) })
+	if err := write("latency.svg", func(w io.Writer) error { return regions.WriteSVG(w, rep) }); err != nil {
+		return err
+	}
+	return write("rounds.svg", func(w io.Writer) error { return regions.WriteSeriesSVG(w, rep) })
 }

@@ -53,6 +53,7 @@ type loadFlags struct {
 	workerIndex            int
 	resultOut              string
 	durationSet            bool
+	untilInterrupted       bool
 }
 
 // newLoadCmd builds `shakedown load`: an open-model load attack of realistic
@@ -68,14 +69,18 @@ model: slow replies never hold back the next request) and reports latency measur
 from the intended send time as well as from the actual send, so a stalling server
 cannot hide behind a slowed-down load generator.
 
-Exit status: 0 when every --threshold passed, 1 when one failed, 130 when
-interrupted (the partial report is still written).`,
+Exit status (as k6): 0 when every --threshold passed, 99 when one failed, 1 when
+the target failed every request, 2 when the command was used wrong (nothing is
+sent), 130 when interrupted (the partial report is still written).`,
 		Example: `  shakedown load --state .stack --rate 500 --duration 30s --threshold 'p(95)<300ms' --threshold 'errors<1%'
   shakedown load --target http://127.0.0.1:8010 --token phc_x --pacer steps --steps 100:10s,400:10s --report html --out out/
   shakedown load --state .stack --rate 2000 --duration 1m --workers 4 --kubeconfig ~/.kube/config --worker-image IMAGE`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f.durationSet = cmd.Flags().Changed("duration")
+			if err := checkLoadFlags(&f); err != nil {
+				return &exitError{code: exitUsage, msg: err.Error()}
+			}
 			return runLoad(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
 		},
 	}
@@ -84,7 +89,8 @@ interrupted (the partial report is still written).`,
 	fl.StringVar(&f.token, "token", "", "project API token (default: from --state)")
 	fl.StringVar(&f.state, "state", "", "read target, token and ClickHouse address from DIR/stack.json (see `shakedown stack up --state`)")
 	fl.Float64Var(&f.rate, "rate", 100, "requests per second (the constant rate, the ramp's end, the sine's mean)")
-	fl.DurationVar(&f.duration, "duration", 10*time.Second, "how long to attack (steps: default the staircase's length)")
+	fl.DurationVar(&f.duration, "duration", 10*time.Second, "how long to attack (steps: default the staircase's length); must be positive")
+	fl.BoolVar(&f.untilInterrupted, "until-interrupted", false, "attack until interrupted (Ctrl-C, SIGTERM) instead of for --duration")
 	fl.StringVar(&f.pacer, "pacer", "constant", "rate shape: constant, ramp, sine or steps")
 	fl.Float64Var(&f.rampFrom, "ramp-from", 0, "ramp: starting rate (default a tenth of --rate)")
 	fl.Float64Var(&f.sineAmp, "sine-amplitude", 0, "sine: amplitude in requests/s (default half of --rate)")
@@ -102,7 +108,7 @@ interrupted (the partial report is still written).`,
 	fl.StringVar(&f.chUser, "clickhouse-user", "", "ClickHouse user (default: from --state, else \"default\")")
 	fl.StringVar(&f.chPassword, "clickhouse-password", "", "ClickHouse password (default: from --state, else $CLICKHOUSE_PASSWORD; prefer those to keep it off the command line)")
 	fl.DurationVar(&f.e2eTimeout, "e2e-timeout", 30*time.Second, "a sampled event not queryable this long after its send counts as lost")
-	fl.IntVar(&f.pool, "pool", 0, "build N targets up front and cycle through them (for rates above a few thousand/s; repeats events)")
+	fl.IntVar(&f.pool, "pool", 0, "build N targets up front and cycle through them (repeats events; the default builds unique targets ahead of the pacer on every core)")
 	fl.Uint64Var(&f.maxWorkers, "max-workers", 0, "bound vegeta's workers (0: unbounded, the open model; bounding hides stalls from vegeta's own latency)")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fl.IntVar(&f.workers, "workers", 0, "run the attack on N pods of an indexed Kubernetes Job at rate/N each, and merge their results")
@@ -131,6 +137,26 @@ func parseWeights[K ~string](flag, s string) (map[K]float64, error) {
 	return out, nil
 }
 
+// checkLoadFlags refuses flag values that would make no sense before anything
+// starts: a duration of zero or less runs forever only when asked for.
+func checkLoadFlags(f *loadFlags) error {
+	switch {
+	case f.untilInterrupted && f.durationSet:
+		return fmt.Errorf("--duration %s with --until-interrupted: give one of them", f.duration)
+	case f.untilInterrupted:
+		f.duration = 0
+	case f.duration <= 0:
+		return fmt.Errorf("--duration %s: want a positive duration such as 30s, or --until-interrupted to run until Ctrl-C", f.duration)
+	}
+	if f.untilInterrupted && f.workers > 0 {
+		return fmt.Errorf("--until-interrupted with --workers %d: a worker Job needs a --duration", f.workers)
+	}
+	if f.workers < 0 || f.pool < 0 {
+		return fmt.Errorf("--workers %d, --pool %d: want 0 or more", f.workers, f.pool)
+	}
+	return nil
+}
+
 func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 	if f.state != "" {
 		e, err := stack.ReadState(f.state)
@@ -151,21 +177,21 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 		}
 	}
 	if f.target == "" || f.token == "" {
-		return fmt.Errorf("no target: pass --target URL --token T, or --state DIR of a running `shakedown stack up --state DIR`")
+		return &exitError{code: exitUsage, msg: "no target: pass --target URL --token T, or --state DIR of a running `shakedown stack up --state DIR`"}
 	}
 	if f.seed == 0 {
 		f.seed = rand.Uint64()
 	}
 	rules, err := threshold.ParseAll(f.thresholds)
 	if err != nil {
-		return err
+		return &exitError{code: exitUsage, msg: err.Error()}
 	}
 	if len(f.reports) == 0 {
 		f.reports = []string{"text"}
 	}
 	for _, r := range f.reports {
 		if _, _, err := report.ByName(r); err != nil {
-			return fmt.Errorf("--report: %w", err)
+			return &exitError{code: exitUsage, msg: "--report: " + err.Error()}
 		}
 	}
 	spec := pace.Spec{Kind: f.pacer, Rate: f.rate, Duration: f.duration, From: f.rampFrom, Amplitude: f.sineAmp, Period: f.sinePeriod, Steps: f.steps}
@@ -176,17 +202,18 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 	}
 	pacer, err := pace.New(spec)
 	if err != nil {
-		return fmt.Errorf("--pacer %s: %w", f.pacer, err)
+		return &exitError{code: exitUsage, msg: fmt.Sprintf("--pacer %s: %v", f.pacer, err)}
 	}
 	kinds, err := parseWeights[traffic.Kind]("mix", f.kinds)
 	if err != nil {
-		return err
+		return &exitError{code: exitUsage, msg: err.Error()}
 	}
 	encs, err := parseWeights[phclient.Encoding]("encodings", f.encodings)
 	if err != nil {
-		return err
+		return &exitError{code: exitUsage, msg: err.Error()}
 	}
-	cfg := report.Config{Target: f.target, Pacer: describePacer(f), Rate: f.rate, Duration: f.duration, Seed: f.seed, Workers: max(f.workers, 1)}
+	cfg := report.Config{Target: f.target, Pacer: describePacer(f), Rate: f.rate, Duration: f.duration, Seed: f.seed, Workers: max(f.workers, 1),
+		Command: report.CommandLine(os.Args)}
 
 	if f.workers > 0 {
 		return runDistributed(ctx, stdout, stderr, f, cfg, rules)
@@ -209,7 +236,11 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 		}
 	}
 	live := newLiveProgress(stderr)
-	fmt.Fprintf(stderr, "attacking %s: %s for %s, seed %d\n", f.target, cfg.Pacer, f.duration, f.seed)
+	howLong := "for " + f.duration.String()
+	if f.duration == 0 {
+		howLong = "until interrupted"
+	}
+	fmt.Fprintf(stderr, "attacking %s: %s %s, seed %d\n", f.target, cfg.Pacer, howLong, f.seed)
 
 	var tracker *ingest.Tracker
 	attackCtx, endAttack := context.WithCancel(ctx)
@@ -233,10 +264,15 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 	// The schedule starts now, after every slow step of the set-up: intended send
 	// times count from here, and the attack begins right after.
 	start := time.Now()
-	rec := loadgen.Prepare(start, pacer, 0)
+	rec := record.New(record.Options{Start: start, Schedule: record.NewSchedule(pacer), Classify: classifyTarget})
 	if conn != nil {
-		tracker = ingest.New(conn, ingest.Options{Database: f.chDatabase, Timeout: f.e2eTimeout, Found: rec.AddE2E, Lost: rec.AddE2ELost})
-		drainCtx, endDrain := context.WithTimeout(context.WithoutCancel(ctx), f.duration+f.e2eTimeout+5*time.Second)
+		tracker = ingest.New(conn, ingest.Options{Database: f.chDatabase, Timeout: f.e2eTimeout, FoundAt: rec.AddE2EAt, Lost: rec.AddE2ELost})
+		// Until interrupted, the drain ends only after the interruption (below).
+		drainCtx, endDrain := context.WithCancel(context.WithoutCancel(ctx))
+		if f.duration > 0 {
+			endDrain()
+			drainCtx, endDrain = context.WithTimeout(context.WithoutCancel(ctx), f.duration+f.e2eTimeout+5*time.Second)
+		}
 		defer endDrain()
 		// Interrupted: give sampled events a few seconds more, not the full timeout.
 		stopAfter := context.AfterFunc(ctx, func() { time.AfterFunc(5*time.Second, endDrain) })
@@ -274,6 +310,13 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 		stopped = "interrupted after " + time.Since(start).Round(time.Millisecond).String()
 	}
 	return finishLoad(stdout, stderr, f, cfg, rec, rules, stopped)
+}
+
+// classifyTarget names the request kind and encoding of a result, for the
+// report's breakdowns.
+func classifyTarget(method, url string) (string, string) {
+	k, e := traffic.Classify(method, url)
+	return string(k), string(e)
 }
 
 func sampleEvery(f loadFlags) uint64 {
@@ -350,17 +393,17 @@ func finishLoad(stdout, stderr io.Writer, f loadFlags, cfg report.Config, rec *r
 	}
 	sum := rec.Summary()
 	switch {
+	case stopped != "":
+		return &exitError{code: exitInterrupted, msg: stopped + ": the report is partial"}
 	case !rep.Passed:
-		return &exitError{code: 1, msg: "load: " + strings.TrimPrefix(failedRules(rep), "; ")}
+		return &exitError{code: exitThresholds, msg: "load: " + strings.TrimPrefix(failedRules(rep), "; ")}
 	case sum.Requests > 0 && sum.Errors == sum.Requests:
 		// No threshold is needed to call this a failure: nothing the target did worked.
 		first := ""
 		if len(sum.TopErrors) > 0 {
 			first = " (most frequent: " + sum.TopErrors[0].Error + ")"
 		}
-		return &exitError{code: 1, msg: fmt.Sprintf("load: all %d requests failed%s; check --target and that the stack is up", sum.Requests, first)}
-	case stopped != "":
-		return &exitError{code: 130, msg: stopped + ": the report is partial"}
+		return &exitError{code: exitCheckFailed, msg: fmt.Sprintf("load: all %d requests failed%s; check --target and that the stack is up", sum.Requests, first)}
 	}
 	return nil
 }

@@ -268,3 +268,44 @@ func TestLoadFailsWhenEveryRequestFails(t *testing.T) {
 		t.Fatalf("want exit 1 saying every request failed and naming --target, got %v\n%s", err, out.String())
 	}
 }
+
+// Exit codes as k6's: 2 for a command used wrong (and nothing sent), 99 when a
+// threshold fails, 0 when all pass; a zero duration runs forever only when
+// asked for.
+func TestLoadExitCodes(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	base := []string{"--target", srv.URL, "--token", "phc_x", "--sample-every", "0", "--report", "json", "--rate", "50"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"zero duration", []string{"--duration", "0"}, exitUsage, "--until-interrupted"},
+		{"negative duration", []string{"--duration", "-1s"}, exitUsage, "positive duration"},
+		{"duration and until-interrupted", []string{"--duration", "1s", "--until-interrupted"}, exitUsage, "until-interrupted"},
+		{"malformed threshold", []string{"--duration", "300ms", "--threshold", "p(95)<<3"}, exitUsage, "threshold"},
+		{"unknown report", []string{"--duration", "300ms", "--report", "pdf"}, exitUsage, "--report"},
+		{"bad mix", []string{"--duration", "300ms", "--mix", "event"}, exitUsage, "--mix"},
+		{"threshold fails", []string{"--duration", "400ms", "--threshold", "p(95)<1us"}, exitThresholds, "p(95)<1us"},
+		{"thresholds pass", []string{"--duration", "400ms", "--threshold", "errors<50%"}, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := hits.Load()
+			_, _, err := runLoadCmd(t, 30*time.Second, append(append([]string{}, base...), tc.args...)...)
+			var exit *exitError
+			switch {
+			case tc.code == 0 && err != nil:
+				t.Fatalf("want exit 0, got %v", err)
+			case tc.code == 0:
+			case !errors.As(err, &exit) || exit.code != tc.code || !strings.Contains(exit.msg, tc.want):
+				t.Fatalf("want exit %d mentioning %q, got %v", tc.code, tc.want, err)
+			}
+			if sent := hits.Load() - before; tc.code == exitUsage && sent != 0 {
+				t.Errorf("a refused command sent %d requests", sent)
+			}
+		})
+	}
+}

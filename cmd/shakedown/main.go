@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -27,7 +28,24 @@ func main() {
 		os.Exit(exit.code)
 	}
 	fmt.Fprintln(os.Stderr, "shakedown:", err)
+	if cobraUsageError(err) {
+		os.Exit(exitUsage)
+	}
 	os.Exit(1)
+}
+
+// cobraUsageError reports the errors cobra returns for a command line it
+// refuses after parsing (flag groups, required flags, arguments), which are
+// usage errors like the parse errors of SetFlagErrorFunc.
+func cobraUsageError(err error) bool {
+	msg := err.Error()
+	for _, prefix := range []string{"if any flags in the group", "at least one of the flags in the group", "required flag(s)",
+		"unknown command", "accepts ", "requires at least", "requires at most", "unknown flag", "invalid argument"} {
+		if strings.HasPrefix(msg, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // Exit codes shared by the commands.
@@ -36,6 +54,9 @@ const (
 	exitCheckFailed = 1
 	// exitUsage: the command was used wrong (bad flag value, impossible combination).
 	exitUsage = 2
+	// exitThresholds: a load or benchmark ran and a declared threshold failed
+	// (k6's code for the same).
+	exitThresholds = 99
 	// exitInterrupted: stopped by a signal; any report printed is partial.
 	exitInterrupted = 130
 )

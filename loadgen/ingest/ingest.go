@@ -27,7 +27,10 @@ type Options struct {
 	// Found receives each found event's latency; Lost is told of each lost one.
 	// Usually record.Recorder.AddE2E and AddE2ELost.
 	Found func(time.Duration)
-	Lost  func(n uint64)
+	// FoundAt, when set, receives each found event's send time with its latency
+	// (record.Recorder.AddE2EAt, for latency over time); it replaces Found.
+	FoundAt func(sent time.Time, d time.Duration)
+	Lost    func(n uint64)
 }
 
 // Tracker follows sampled events from send to ClickHouse. It is safe for
@@ -156,20 +159,27 @@ func (t *Tracker) poll(ctx context.Context) error {
 		return err
 	}
 	t.mu.Lock()
-	var lat []time.Duration
+	type hit struct {
+		sent time.Time
+		d    time.Duration
+	}
+	var hits []hit
 	for _, u := range found {
 		if at, ok := t.pending[u]; ok {
 			delete(t.pending, u)
 			t.found++
 			// The row became visible between the previous poll and this one; the
 			// poll's start is an upper bound within one Interval.
-			lat = append(lat, asked.Sub(at))
+			hits = append(hits, hit{at, asked.Sub(at)})
 		}
 	}
 	t.mu.Unlock()
-	if t.opts.Found != nil {
-		for _, d := range lat {
-			t.opts.Found(d)
+	for _, h := range hits {
+		switch {
+		case t.opts.FoundAt != nil:
+			t.opts.FoundAt(h.sent, h.d)
+		case t.opts.Found != nil:
+			t.opts.Found(h.d)
 		}
 	}
 	t.expire(asked.Add(-t.opts.Timeout))

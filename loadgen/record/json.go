@@ -38,6 +38,7 @@ type wire struct {
 	Intended  string            `json:"intended"`
 	E2E       string            `json:"e2e"`
 	Seconds   []wireSecond      `json:"seconds"`
+	Groups    []wireGroup       `json:"groups,omitempty"` // json_detail.go
 }
 
 type wireSecond struct {
@@ -46,6 +47,8 @@ type wireSecond struct {
 	Errors   uint64 `json:"errors"`
 	Latency  string `json:"latency"`
 	Intended string `json:"intended"`
+
+	wireSecondDetail // json_detail.go
 }
 
 func encodeHist(h *hdr.Histogram) (string, error) {
@@ -106,6 +109,9 @@ func (r *Recorder) MarshalJSON() ([]byte, error) {
 		}
 		w.Seconds = append(w.Seconds, ws)
 	}
+	if err := r.marshalDetails(&w); err != nil {
+		return nil, err
+	}
 	return json.Marshal(w)
 }
 
@@ -139,6 +145,9 @@ func (r *Recorder) UnmarshalJSON(b []byte) error {
 		}
 		n.seconds[ws.Unix] = s
 	}
+	if err := n.unmarshalDetails(&w); err != nil {
+		return err
+	}
 	for c, v := range w.Codes {
 		code, err := strconv.ParseUint(c, 10, 16)
 		if err != nil {
@@ -158,6 +167,7 @@ func (r *Recorder) UnmarshalJSON(b []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.opts, r.latency, r.intended, r.e2e, r.seconds = n.opts, n.latency, n.intended, n.e2e, n.seconds
+	r.more = n.more
 	r.codes, r.errors, r.workers, r.finished, r.window, r.requested = n.codes, n.errors, n.workers, n.finished, n.window, n.requested
 	r.requests, r.success, r.late, r.clamped = n.requests, n.success, n.late, n.clamped
 	r.bytesIn, r.bytesOut, r.first, r.last, r.end, r.e2eLost = n.bytesIn, n.bytesOut, n.first, n.last, n.end, n.e2eLost

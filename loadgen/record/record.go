@@ -68,6 +68,10 @@ type Options struct {
 	// LateAfter: a send this much later than intended counts as late
 	// (default DefaultLateAfter).
 	LateAfter time.Duration
+	// Classify names the kind and encoding of a request from its method and URL
+	// (usually traffic.Classify), for Breakdown. It must be safe for concurrent
+	// use. Nil: no breakdown.
+	Classify func(method, url string) (kind, encoding string)
 }
 
 // Recorder accumulates attack results. Create it with New; it is safe for
@@ -93,15 +97,22 @@ type Recorder struct {
 	end       time.Time // latest reply
 	e2eLost   uint64
 	requested uint64
-	window    time.Duration
-	finished  bool
-	workers   int
+	// scheduledSeen is one past the highest Seq recorded: every hit vegeta sent
+	// was scheduled, so the schedule's count is at least this.
+	scheduledSeen uint64
+	window        time.Duration
+	finished      bool
+	workers       int
+
+	// more is the breakdown by kind and encoding (breakdown.go).
+	more extra
 }
 
 type second struct {
 	requests, errors uint64
 	latency          *hdr.Histogram
 	intended         *hdr.Histogram
+	secondExtra      // codes, error kinds, bytes, plan, e2e (detail.go)
 }
 
 func newHist(sig int) *hdr.Histogram {
@@ -132,10 +143,22 @@ func New(opts Options) *Recorder {
 // IntendedTime returns when the hit with sequence number seq should have been sent,
 // and false when the Recorder has no Start or Schedule to tell.
 func (r *Recorder) IntendedTime(seq uint64) (time.Time, bool) {
-	if r.opts.Schedule == nil || r.opts.Start.IsZero() {
+	r.mu.Lock()
+	start := r.opts.Start
+	r.mu.Unlock()
+	if r.opts.Schedule == nil || start.IsZero() {
 		return time.Time{}, false
 	}
-	return r.opts.Start.Add(r.opts.Schedule.Offset(seq)), true
+	return start.Add(r.opts.Schedule.Offset(seq)), true
+}
+
+// StartAt sets when the attack began, the zero of the Schedule's offsets.
+// loadgen.Run calls it from the attack's first tick (vegeta's own start), so
+// that intended send times carry no start-up offset; call it before the first Add.
+func (r *Recorder) StartAt(t time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.opts.Start = t
 }
 
 // micros converts d to histogram units, clamped to the tracked range.
@@ -164,10 +187,12 @@ func (r *Recorder) Add(res *vegeta.Result) {
 	}
 	lat, c1 := micros(res.Latency)
 	itd, c2 := micros(intended)
+	cls := r.classify(res)
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.requests++
+	r.scheduledSeen = max(r.scheduledSeen, res.Seq+1)
 	if c1 || c2 {
 		r.clamped++
 	}
@@ -213,6 +238,8 @@ func (r *Recorder) Add(res *vegeta.Result) {
 	}
 	_ = s.latency.RecordValue(lat)
 	_ = s.intended.RecordValue(itd)
+	r.addDetail(s, res, failed)
+	r.addGroup(cls, res, failed, lat, itd)
 }
 
 // AddE2E records the end-to-end ingestion latency of one sampled event.
@@ -237,8 +264,8 @@ func (r *Recorder) AddE2ELost(n uint64) {
 // rates becomes end - Start, and the scheduled hit count within it (when there is
 // a Schedule) becomes Summary.Requested. Call it once, after the last Add.
 func (r *Recorder) Finish(end time.Time) {
-	start := r.opts.Start
 	r.mu.Lock()
+	start := r.opts.Start
 	if start.IsZero() {
 		start = r.first
 	}
@@ -251,12 +278,16 @@ func (r *Recorder) Finish(end time.Time) {
 	sched, hasSched := r.opts.Schedule.(*Schedule)
 	if hasSched && sched != nil {
 		requested = sched.Count(window)
+		r.scheduleSeconds(sched, start, window)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !hasSched || sched == nil {
 		requested = r.requests
 	}
+	// A hit sent right at the stop may fall a hair past the window: what was
+	// sent was scheduled, so the count never exceeds the schedule.
+	requested = max(requested, r.scheduledSeen)
 	r.window, r.requested, r.finished = window, requested, true
 }
 
@@ -432,6 +463,18 @@ type Second struct {
 	// Latency and Intended summarize the second's latencies (2 significant digits).
 	Latency  Distribution `json:"latency"`
 	Intended Distribution `json:"intended"`
+	// Codes counts the second's replies by HTTP status (0: no reply); ErrorKinds
+	// its failures by kind, named as in Summary.TopErrors.
+	Codes      map[uint16]uint64 `json:"codes,omitempty"`
+	ErrorKinds map[string]uint64 `json:"error_kinds,omitempty"`
+	BytesIn    uint64            `json:"bytes_in"`
+	BytesOut   uint64            `json:"bytes_out"`
+	// Scheduled is how many hits the pacer planned in the second (set by Finish
+	// when the Recorder has a Schedule; 0 otherwise).
+	Scheduled uint64 `json:"scheduled,omitempty"`
+	// E2E summarizes the end-to-end latencies of sampled events sent in the second
+	// (see AddE2EAt).
+	E2E Distribution `json:"e2e"`
 }
 
 // Timeline returns every second that had a hit scheduled or sent, in order.
@@ -459,13 +502,13 @@ func (r *Recorder) SecondAt(t time.Time) (Second, bool) {
 }
 
 func toSecond(k int64, s *second) Second {
-	return Second{
+	return s.fill(Second{
 		At:       time.Unix(k, 0).UTC(),
 		Requests: s.requests,
 		Errors:   s.errors,
 		Latency:  distribution(s.latency),
 		Intended: distribution(s.intended),
-	}
+	})
 }
 
 // Merge adds everything o recorded into r, as if r had recorded it too: the
@@ -505,6 +548,7 @@ func (r *Recorder) Merge(o *Recorder) error {
 		}
 		r.errors[msg] += n
 	}
+	r.mergeDetails(o)
 	r.requests += o.requests
 	r.success += o.success
 	r.late += o.late

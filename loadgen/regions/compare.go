@@ -48,22 +48,26 @@ type Comparison struct {
 
 // Compare bootstraps quantile q (0..1) of samples a and b, their difference and their
 // ratio, at confidence level conf with resamples resamples (percentile bootstrap,
-// deterministic for a seed).
+// each sample resampled on its own, deterministic for a seed).
 func Compare(a, b Samples, q, conf float64, resamples int, seed uint64) (Comparison, error) {
 	ts, err := stats.Bootstrap{Resamples: resamples, Level: conf, Seed: seed}.Compare(
 		stats.NewSample(a.Millis()), stats.NewSample(b.Millis()), q)
 	if err != nil {
 		return Comparison{}, err
 	}
+	return comparisonFrom(ts), nil
+}
+
+func comparisonFrom(ts stats.TwoSample) Comparison {
 	return Comparison{
-		Q:           q,
+		Q:           ts.Q,
 		Level:       ts.Diff.CI.Level,
 		A:           durationEstimate(ts.A),
 		B:           durationEstimate(ts.B),
 		Diff:        durationEstimate(ts.Diff),
 		Ratio:       Ratio{Value: ts.Ratio.Value, Lo: ts.Ratio.CI.Lo, Hi: ts.Ratio.CI.Hi},
 		Significant: ts.Significant(),
-	}, nil
+	}
 }
 
 // Faster returns 'a' or 'b' — the sample with the lower quantile — or 0 when the
@@ -79,10 +83,10 @@ func (c Comparison) Faster() byte {
 	}
 }
 
-// Speedup is how much faster the faster sample is, as a fraction of the slower one's
-// latency (0.41 = "41% faster"), with its interval; for a non-significant difference
-// it is relative to B.
-func (c Comparison) Speedup() Ratio {
+// Reduction is how much lower the faster sample's latency is, as a fraction of the
+// slower one's (0.41 = "41% lower latency"), with its interval; for a non-significant
+// difference it is relative to B.
+func (c Comparison) Reduction() Ratio {
 	if c.Faster() == 'b' {
 		// B/A = 1/ratio: the percentile interval maps through the monotone inverse.
 		return Ratio{Value: 1 - 1/c.Ratio.Value, Lo: 1 - 1/c.Ratio.Lo, Hi: 1 - 1/c.Ratio.Hi}
@@ -90,27 +94,46 @@ func (c Comparison) Speedup() Ratio {
 	return Ratio{Value: 1 - c.Ratio.Value, Lo: 1 - c.Ratio.Hi, Hi: 1 - c.Ratio.Lo}
 }
 
+// Times is how many times the faster sample's latency the slower one's is (2.5 =
+// "2.5× the latency"), with its interval; for a non-significant difference it is A/B.
+func (c Comparison) Times() Ratio {
+	if c.Faster() == 'a' {
+		return Ratio{Value: 1 / c.Ratio.Value, Lo: 1 / c.Ratio.Hi, Hi: 1 / c.Ratio.Lo}
+	}
+	return c.Ratio
+}
+
 // Verdict states the comparison in one sentence, naming A and B, e.g.
-// "eu is 41% faster than us at p50 (95% CI 38–44%; 60.2 ms faster, 95% CI 59.8–60.7 ms)"
-// or "no significant difference at p50 between eu and us (...)".
+// "eu has 41% lower latency than us at p50 (95% CI 38–44%; 60.2 ms lower, 95% CI
+// 59.8–60.7 ms; us has 1.70× the latency, 95% CI 1.61–1.79)" or "no significant
+// difference at p50 between eu and us (...)".
 func (c Comparison) Verdict(nameA, nameB string) string {
 	p := QuantileName(c.Q)
 	level := fmt.Sprintf("%g%%", c.Level*100)
-	switch c.Faster() {
-	case 0:
+	if c.Faster() == 0 {
 		return fmt.Sprintf("no significant difference at %s between %s and %s (%s %s vs %s %s; difference %s CI %s to %s)",
 			p, nameA, nameB, nameA, ms(c.A.Value), nameB, ms(c.B.Value), level, signedMs(c.Diff.Lo), signedMs(c.Diff.Hi))
-	case 'a':
-		s := c.Speedup()
-		return fmt.Sprintf("%s is %s faster than %s at %s (%s CI %s; %s faster, %s CI %s–%s)",
-			nameA, pct(s.Value, s), nameB, p, level, pctRange(s),
-			ms(-c.Diff.Value), level, msNum(-c.Diff.Hi), ms(-c.Diff.Lo))
-	default:
-		s := c.Speedup()
-		return fmt.Sprintf("%s is %s faster than %s at %s (%s CI %s; %s faster, %s CI %s–%s)",
-			nameB, pct(s.Value, s), nameA, p, level, pctRange(s),
-			ms(c.Diff.Value), level, msNum(c.Diff.Lo), ms(c.Diff.Hi))
 	}
+	fast, slow, lower := nameA, nameB, -c.Diff.Value
+	lo, hi := -c.Diff.Hi, -c.Diff.Lo
+	if c.Faster() == 'b' {
+		fast, slow, lower, lo, hi = nameB, nameA, c.Diff.Value, c.Diff.Lo, c.Diff.Hi
+	}
+	r, x := c.Reduction(), c.Times()
+	return fmt.Sprintf("%s has %s lower latency than %s at %s (%s CI %s; %s lower, %s CI %s–%s; %s has %.2f× the latency, %s CI %.2f–%.2f)",
+		fast, pct(r.Value, r), slow, p, level, pctRange(r), ms(lower), level, msNum(lo), ms(hi), slow, x.Value, level, x.Lo, x.Hi)
+}
+
+// independentClause says what the independent bootstrap found where it disagrees
+// with the paired one.
+func independentClause(ind Comparison) string {
+	level := fmt.Sprintf("%g%%", ind.Level*100)
+	if ind.Significant {
+		return fmt.Sprintf("the independent bootstrap, which ignores the pairing of rounds, finds the difference significant (%s CI %s to %s)",
+			level, signedMs(ind.Diff.Lo), signedMs(ind.Diff.Hi))
+	}
+	return fmt.Sprintf("the independent bootstrap, which ignores the pairing of rounds, finds no significant difference (%s CI %s to %s)",
+		level, signedMs(ind.Diff.Lo), signedMs(ind.Diff.Hi))
 }
 
 // QuantileName is the usual label of quantile q: 0.5 → "p50", 0.999 → "p99.9".

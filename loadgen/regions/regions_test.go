@@ -140,8 +140,8 @@ func TestRunSendsEveryRoundToEveryTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, ok := rep.Comparison("fast", "slow", 0.5)
-	if !ok || c.Faster() != 'a' || !strings.HasPrefix(c.Verdict, "fast is ") {
-		t.Errorf("p50 verdict %q: want fast named faster", c.Verdict)
+	if !ok || c.Faster() != 'a' || !strings.HasPrefix(c.Verdict, "fast has ") || c.Method != Paired || c.Independent == nil {
+		t.Errorf("p50 verdict %q (method %s): want fast named as having lower latency, from the paired bootstrap", c.Verdict, c.Method)
 	}
 }
 
@@ -217,7 +217,7 @@ func TestVerdicts(t *testing.T) {
 		t.Errorf("same distribution: difference interval %s–%s should straddle 0", same.Diff.Lo, same.Diff.Hi)
 	}
 
-	// eu ≈ 20ms+, us ≈ 50ms+: eu is ~ (1 − 23.5/53.5) = 56% faster at p50.
+	// eu ≈ 20ms+, us ≈ 50ms+: eu has ~ (1 − 23.5/53.5) = 56% lower latency at p50.
 	eu, us := samplesFrom(3, 400, 20*time.Millisecond, 5*time.Millisecond), samplesFrom(4, 400, 50*time.Millisecond, 5*time.Millisecond)
 	for _, tc := range []struct {
 		a, b         Samples
@@ -232,12 +232,16 @@ func TestVerdicts(t *testing.T) {
 			t.Fatal(err)
 		}
 		v := c.Verdict(tc.nameA, tc.nameB)
-		if c.Faster() != tc.faster || !strings.HasPrefix(v, "eu is ") || !strings.Contains(v, "faster than us at p50 (95% CI") {
+		if c.Faster() != tc.faster || !strings.HasPrefix(v, "eu has ") || !strings.Contains(v, "% lower latency than us at p50 (95% CI") || !strings.Contains(v, "us has 2.") {
 			t.Errorf("%s vs %s: faster=%q verdict %q, want eu named faster", tc.nameA, tc.nameB, c.Faster(), v)
 		}
-		s := c.Speedup()
+		s := c.Reduction()
 		if s.Value < 0.50 || s.Value > 0.62 || !(s.Lo <= s.Value && s.Value <= s.Hi) {
-			t.Errorf("%s vs %s: speed-up %+v, want about 56%% inside its interval", tc.nameA, tc.nameB, s)
+			t.Errorf("%s vs %s: latency reduction %+v, want about 56%% inside its interval", tc.nameA, tc.nameB, s)
+		}
+		// us/eu ≈ 53.5/23.5 ≈ 2.3 times the latency.
+		if x := c.Times(); x.Value < 2 || x.Value > 2.6 || !(x.Lo <= x.Value && x.Value <= x.Hi) {
+			t.Errorf("%s vs %s: times %+v, want about 2.3 inside its interval", tc.nameA, tc.nameB, x)
 		}
 	}
 }
@@ -296,7 +300,7 @@ func TestReportEncoders(t *testing.T) {
 			}
 			fallthrough
 		default:
-			if !strings.Contains(unescape(out), "eu is ") || !strings.Contains(unescape(out), "faster than us") {
+			if !strings.Contains(unescape(out), "eu has ") || !strings.Contains(unescape(out), "lower latency than us") {
 				t.Errorf("%s report lacks the verdict %q:\n%s", f, verdict, out)
 			}
 		}

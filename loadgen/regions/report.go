@@ -112,16 +112,102 @@ func WriteText(w io.Writer, r Report) error {
 	for _, v := range r.Verdicts() {
 		fmt.Fprintf(&b, "  - %s\n", v)
 	}
+	if len(r.Comparisons) > 0 {
+		fmt.Fprintf(&b, "\nDifferences A − B (ms) with their %g%% CIs:\n", r.Level*100)
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  pair\tquantile\tdifference\tpaired CI\tindependent CI\t")
+		for _, c := range r.Comparisons {
+			paired, ind := "-", ciText(c.Comparison)
+			if c.Independent != nil {
+				paired, ind = ciText(c.Comparison), ciText(*c.Independent)
+			}
+			fmt.Fprintf(tw, "  %s − %s\t%s\t%s\t%s\t%s\t\n", c.A, c.B, QuantileName(c.Q), signedNum(c.Diff.Value), paired, ind)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	b.WriteString("\nChecks:\n")
+	for _, line := range checkLines(r) {
+		fmt.Fprintf(&b, "  %s %s\n", map[bool]string{true: "ok  ", false: "FAIL"}[line.pass], line.text)
+	}
 	for _, t := range r.Targets {
 		for _, e := range t.TopErrors {
 			fmt.Fprintf(&b, "  ! %s: %d× %s\n", t.Name, e.Count, e.Error)
 		}
 	}
+	fmt.Fprintf(&b, "Result: %s\n", resultText(r))
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "Note: %s\n", n)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// ciText is a comparison's difference interval, e.g. "[−60.9, −59.3]".
+func ciText(c Comparison) string {
+	return "[" + signedNum(c.Diff.Lo) + ", " + signedNum(c.Diff.Hi) + "]" + map[bool]string{true: " ≠0", false: ""}[c.Significant]
+}
+
+func signedNum(d time.Duration) string {
+	if d < 0 {
+		return "−" + msNum(-d)
+	}
+	return "+" + msNum(d)
+}
+
+// checkLine is one line of the Checks section.
+type checkLine struct {
+	pass bool
+	text string
+}
+
+// checkLines lists every check of r: the error rule per target, the thresholds and
+// the residency of each region.
+func checkLines(r Report) []checkLine {
+	var out []checkLine
+	for _, c := range r.ErrorChecks {
+		out = append(out, checkLine{c.Pass, "errors " + c.String()})
+	}
+	for _, t := range r.Thresholds {
+		text := "threshold " + t.Rule
+		if t.Actual != "" {
+			text += ": " + t.Actual
+		}
+		if t.Note != "" {
+			text += " (" + t.Note + ")"
+		}
+		out = append(out, checkLine{t.Pass, text})
+	}
+	if r.Residency != nil {
+		for _, g := range r.Residency.Regions {
+			text := fmt.Sprintf("residency %s: %d events acknowledged", g.Name, g.Acked)
+			if g.Checked {
+				text += fmt.Sprintf(", %d in %s's store", g.Stored, g.Name)
+			} else {
+				text += " (no store of its own to check)"
+			}
+			if len(g.Elsewhere) == 0 {
+				text += ", none elsewhere"
+			}
+			out = append(out, checkLine{g.Passed(), text})
+		}
+		for _, v := range r.Residency.Violations() {
+			out = append(out, checkLine{false, "residency: " + v})
+		}
+	}
+	return out
+}
+
+func resultText(r Report) string {
+	state := ""
+	if r.Interrupted {
+		state = " (interrupted: on what was measured)"
+	}
+	if f := r.Failures(); len(f) > 0 {
+		return fmt.Sprintf("FAILED, %d check(s) failed%s", len(f), state)
+	}
+	return "passed" + state
 }
 
 func errorsCell(t TargetReport) string {
@@ -152,11 +238,26 @@ func WriteMarkdown(w io.Writer, r Report) error {
 	}
 	b.WriteString("\n### Verdicts\n\n")
 	for _, c := range r.Comparisons {
+		// Neutral marks: a significant difference is a finding, not a failure.
 		mark := "≈"
 		if c.Significant {
-			mark = "**≠**"
+			mark = "≠"
 		}
 		fmt.Fprintf(&b, "- %s %s\n", mark, mdEscape(c.Verdict))
+	}
+	if len(r.Comparisons) > 0 {
+		fmt.Fprintf(&b, "\n| pair | quantile | difference ms | paired %g%% CI | independent %g%% CI |\n|---|---|---:|---:|---:|\n", r.Level*100, r.Level*100)
+		for _, c := range r.Comparisons {
+			paired, ind := "–", ciText(c.Comparison)
+			if c.Independent != nil {
+				paired, ind = ciText(c.Comparison), ciText(*c.Independent)
+			}
+			fmt.Fprintf(&b, "| %s − %s | %s | %s | %s | %s |\n", mdEscape(c.A), mdEscape(c.B), QuantileName(c.Q), signedNum(c.Diff.Value), paired, ind)
+		}
+	}
+	fmt.Fprintf(&b, "\n### Checks: %s\n\n", resultText(r))
+	for _, line := range checkLines(r) {
+		fmt.Fprintf(&b, "- %s %s\n", map[bool]string{true: "✅", false: "❌"}[line.pass], mdEscape(line.text))
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "\n> %s\n", mdEscape(n))
@@ -180,7 +281,8 @@ body{font-family:sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}
 th,td{border:1px solid #ccc;padding:4px 10px;text-align:right}
 th:first-child,td:first-child{text-align:left}
-.sig{color:#b00;font-weight:bold}.ns{color:#666}
+.sig{color:#222}.ns{color:#666}
+.pass{color:#222}.fail{color:#b00;font-weight:bold}
 .swatch{display:inline-block;width:10px;height:10px;margin-right:6px}
 </style></head><body>
 <h1>Region benchmark</h1>
@@ -208,6 +310,27 @@ th:first-child,td:first-child{text-align:left}
 		fmt.Fprintf(&b, "<li class=\"%s\">%s</li>\n", class, html.EscapeString(c.Verdict))
 	}
 	b.WriteString("</ul>\n")
+	if len(r.Comparisons) > 0 {
+		fmt.Fprintf(&b, "<table><tr><th>pair</th><th>quantile</th><th>difference ms</th><th>paired %g%% CI</th><th>independent %g%% CI</th></tr>\n", r.Level*100, r.Level*100)
+		for _, c := range r.Comparisons {
+			paired, ind := "–", ciText(c.Comparison)
+			if c.Independent != nil {
+				paired, ind = ciText(c.Comparison), ciText(*c.Independent)
+			}
+			fmt.Fprintf(&b, "<tr><td>%s − %s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+				html.EscapeString(c.A), html.EscapeString(c.B), QuantileName(c.Q), signedNum(c.Diff.Value), paired, ind)
+		}
+		b.WriteString("</table>\n")
+	}
+	fmt.Fprintf(&b, "<h2>Checks: %s</h2>\n<ul>\n", html.EscapeString(resultText(r)))
+	for _, line := range checkLines(r) {
+		class, mark := "pass", "ok"
+		if !line.pass {
+			class, mark = "fail", "FAIL"
+		}
+		fmt.Fprintf(&b, "<li class=\"%s\">%s: %s</li>\n", class, mark, html.EscapeString(line.text))
+	}
+	b.WriteString("</ul>\n")
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "<p><em>%s</em></p>\n", html.EscapeString(n))
 	}
@@ -217,6 +340,12 @@ th:first-child,td:first-child{text-align:left}
 	b.WriteString("<h2>Latency by percentile</h2>\n")
 	if err := WriteSVG(&b, r); err != nil {
 		return err
+	}
+	if len(r.Series) > 0 {
+		b.WriteString("<h2>Latency over the run</h2>\n")
+		if err := WriteSeriesSVG(&b, r); err != nil {
+			return err
+		}
 	}
 	b.WriteString("</body></html>\n")
 	_, err := io.WriteString(w, b.String())

@@ -23,6 +23,14 @@ type Config struct {
 	Duration time.Duration `json:"duration"`
 	Seed     uint64        `json:"seed"`
 	Workers  int           `json:"workers,omitempty"`
+	// Date is when the attack began. Zero: New takes the Recorder's start.
+	Date time.Time `json:"date"`
+	// Command is the command line that ran the attack, e.g.
+	// CommandLine(os.Args). Empty: not shown.
+	Command string `json:"command,omitempty"`
+	// Versions of shakedown, Go and vegeta. Zero: New reads this binary's
+	// (ReadVersions).
+	Versions Versions `json:"versions"`
 }
 
 // Point is one latency percentile.
@@ -35,11 +43,22 @@ type Point struct {
 
 // Report is everything an encoder shows.
 type Report struct {
-	Title      string             `json:"title"`
-	Config     Config             `json:"config"`
-	Summary    record.Summary     `json:"summary"`
-	Percentile []Point            `json:"percentiles"`
-	Timeline   []record.Second    `json:"timeline"`
+	Title      string          `json:"title"`
+	Config     Config          `json:"config"`
+	Summary    record.Summary  `json:"summary"`
+	Percentile []Point         `json:"percentiles"`
+	Timeline   []record.Second `json:"timeline"`
+	// Kinds and Encodings break the results down by request kind and by
+	// encoding; empty when the Recorder had no record.Options.Classify.
+	Kinds     []record.Group `json:"kinds,omitempty"`
+	Encodings []record.Group `json:"encodings,omitempty"`
+	// OverTime is the attack second by second, as rates per second of the part
+	// of each second inside the attack; Periods is the same in at most 20
+	// periods of whole seconds, for the text table.
+	OverTime []Tick `json:"over_time"`
+	Periods  []Tick `json:"periods"`
+	// Histogram is the whole run's latencies in log-scale buckets.
+	Histogram  []record.Bucket    `json:"histogram"`
 	Thresholds []threshold.Result `json:"thresholds"`
 	// Passed is true when every threshold passed.
 	Passed bool `json:"passed"`
@@ -54,7 +73,19 @@ func percentiles() []float64 {
 
 // New builds a Report from a finished Recorder, checking thresholds against it.
 func New(title string, cfg Config, rec *record.Recorder, ts []threshold.Threshold) *Report {
-	r := &Report{Title: title, Config: cfg, Summary: rec.Summary(), Timeline: rec.Timeline()}
+	r := &Report{Title: title, Config: cfg, Summary: rec.Summary(), Timeline: rec.Timeline(), Histogram: rec.Histogram(),
+		Kinds: rec.Breakdown(record.ByKind), Encodings: rec.Breakdown(record.ByEncoding)}
+	if r.Config.Date.IsZero() {
+		r.Config.Date = r.Summary.Start
+	}
+	r.Config.Date = r.Config.Date.UTC()
+	if r.Config.Versions == (Versions{}) {
+		r.Config.Versions = ReadVersions()
+	}
+	start, window := r.Summary.Start, r.Summary.Window
+	r.OverTime = ticks(r.Timeline, time.Second, start, window)
+	n := periodLength(r.Timeline)
+	r.Periods = ticks(rec.TimelineBy(n), time.Duration(n)*time.Second, start, window)
 	r.Thresholds, r.Passed = threshold.CheckAll(ts, rec)
 	for _, p := range percentiles() {
 		pt := Point{Percentile: p}
@@ -135,16 +166,17 @@ func Text(w io.Writer, r *Report) error {
 	s := r.Summary
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n", r.Title)
+	fmt.Fprintf(&b, "date      %s  duration %s\n", date(r.Config), r.Config.Duration)
+	if r.Config.Command != "" {
+		fmt.Fprintf(&b, "command   %s\n", r.Config.Command)
+	}
+	fmt.Fprintf(&b, "versions  %s\n", r.Config.Versions)
 	fmt.Fprintf(&b, "target    %s  pacer %s  seed %d\n", r.Config.Target, r.Config.Pacer, r.Config.Seed)
 	if r.Stopped != "" {
 		fmt.Fprintf(&b, "stopped   %s (partial results)\n", r.Stopped)
 	}
-	generators := "1 load generator"
-	if s.Workers != 1 {
-		generators = fmt.Sprintf("%d load generators", s.Workers)
-	}
 	fmt.Fprintf(&b, "requests  %d sent of %d scheduled in %s (shortfall %d, late %d), %s\n",
-		s.Requests, s.Requested, s.Window.Round(time.Millisecond), s.Shortfall, s.Late, generators)
+		s.Requests, s.Requested, s.Window.Round(time.Millisecond), s.Shortfall, s.Late, generators(s.Workers))
 	fmt.Fprintf(&b, "rate      %.1f/s achieved of %.1f/s requested (%s); throughput %.1f/s\n",
 		s.Rate, s.RequestedRate, pct(safeDiv(s.Rate, s.RequestedRate)), s.Throughput)
 	fmt.Fprintf(&b, "errors    %d (%s)  codes %s\n", s.Errors, pct(s.ErrorRate), codes(s.Codes))
@@ -175,6 +207,9 @@ func Text(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "  %s %-24s actual %s, limit %s %s\n", mark, t.Rule, orNote(t), t.Threshold.Op, t.Want)
 		}
 	}
+	textGroups(&b, "kind", r.Kinds, func(g record.Group) string { return g.Kind })
+	textGroups(&b, "encoding", r.Encodings, func(g record.Group) string { return g.Encoding })
+	textOverTime(&b, r)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -216,6 +251,10 @@ func Markdown(w io.Writer, r *Report) error {
 	}
 	fmt.Fprintf(&b, "## %s %s\n\n", mark, mdEscape(r.Title))
 	fmt.Fprintf(&b, "Target `%s`, pacer `%s`, seed `%d` — %s.\n\n", r.Config.Target, r.Config.Pacer, r.Config.Seed, verdict(r))
+	fmt.Fprintf(&b, "Run at %s (UTC) for %s on %s; %s.\n\n", date(r.Config), r.Config.Duration, generators(s.Workers), mdEscape(r.Config.Versions.String()))
+	if r.Config.Command != "" {
+		fmt.Fprintf(&b, "Command: `%s`\n\n", mdCode(r.Config.Command))
+	}
 	if r.Stopped != "" {
 		fmt.Fprintf(&b, "> **Stopped early:** %s — partial results.\n\n", mdEscape(r.Stopped))
 	}
@@ -253,6 +292,9 @@ func Markdown(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "| %d | %s |\n", e.Count, mdEscape(e.Error))
 		}
 	}
+	mdGroups(&b, "Kind", r.Kinds, func(g record.Group) string { return g.Kind })
+	mdGroups(&b, "Encoding", r.Encodings, func(g record.Group) string { return g.Encoding })
+	mdOverTime(&b, r)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -1,13 +1,11 @@
 package traffic
 
 import (
-	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"strconv"
 	"time"
-
-	"github.com/shakedown-dev/shakedown/internal/phclient"
 )
 
 // Value pools for properties. Functions, not package variables, so nothing global
@@ -25,6 +23,8 @@ func operatingSystems() []string {
 	return []string{"Windows", "Mac OS X", "iOS", "Android", "Linux", "Chrome OS"}
 }
 
+func deviceTypes() []string { return []string{"Desktop", "Mobile", "Tablet"} }
+
 func screens() [][2]int {
 	return [][2]int{{1920, 1080}, {1536, 864}, {1440, 900}, {1366, 768}, {390, 844}, {414, 896}, {360, 800}, {2560, 1440}}
 }
@@ -33,7 +33,16 @@ func utmSources() []string {
 	return []string{"google", "newsletter", "twitter", "linkedin", "hn", "producthunt", "reddit"}
 }
 
-const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789-"
+func utmMediums() []string { return []string{"cpc", "email", "social", "referral"} }
+
+// The host of every page view, and the fields every event carries unchanged.
+const (
+	host     = "app.example.test"
+	libProps = `"$lib":"web","$lib_version":"1.200.0"`
+)
+
+// alphabet is what words are made of: lower-case letters and digits.
+const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 // lognormal draws a size with the given median and spread (sigma of the log),
 // capped at limit.
@@ -42,88 +51,219 @@ func lognormal(r *rand.Rand, median float64, sigma float64, limit int) int {
 	return min(max(n, 1), limit)
 }
 
-func word(r *rand.Rand, n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = alphabet[r.IntN(len(alphabet)-1)] // no dash
+// appendWord appends n random characters of alphabet. Each 64-bit draw yields
+// twelve characters (multiply-shift on the draw's remaining bits), so a word costs
+// about one draw per twelve characters instead of one per character.
+func appendWord(b []byte, r *rand.Rand, n int) []byte {
+	for n > 0 {
+		x := r.Uint64()
+		for k := min(n, 12); k > 0; k-- {
+			var hi uint64
+			hi, x = bits.Mul64(x, uint64(len(alphabet)))
+			b = append(b, alphabet[hi])
+			n--
+		}
 	}
-	return string(b)
+	return b
 }
 
-func path(r *rand.Rand) string {
-	segs := 1 + r.IntN(4)
-	out := make([]byte, 0, 64)
-	for i := 0; i < segs; i++ {
-		out = append(out, '/')
-		out = append(out, word(r, lognormal(r, 7, 0.6, 40))...)
+// appendPath appends a URL path of one to four words of lognormal length.
+func appendPath(b []byte, r *rand.Rand) []byte {
+	for segs := 1 + r.IntN(4); segs > 0; segs-- {
+		b = append(b, '/')
+		b = appendWord(b, r, lognormal(r, 7, 0.6, 40))
 	}
-	return string(out)
+	return b
 }
 
-func uuid4(r *rand.Rand) string {
+// appendUUID appends a random (version 4) uuid in its canonical form.
+func appendUUID(b []byte, r *rand.Rand) []byte {
+	const hex = "0123456789abcdef"
 	var u [16]byte
-	a, b := r.Uint64(), r.Uint64()
+	a, c := r.Uint64(), r.Uint64()
 	for i := 0; i < 8; i++ {
-		u[i], u[8+i] = byte(a>>(8*i)), byte(b>>(8*i))
+		u[i], u[8+i] = byte(a>>(8*i)), byte(c>>(8*i))
 	}
 	u[6] = (u[6] & 0x0f) | 0x40
 	u[8] = (u[8] & 0x3f) | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+	for i, x := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, hex[x>>4], hex[x&0x0f])
+	}
+	return b
 }
 
-// event builds one event with posthog-js-like properties for person.
-func (g *Generator) event(r *rand.Rand, distinctID string, person uint64, at time.Time) phclient.Event {
-	names := eventNames()
-	// A person's device is stable: derive it from the person, not the draw.
-	dev := rand.New(rand.NewPCG(person, g.opts.Seed))
-	bs, oss, scr := browsers(), operatingSystems(), screens()
-	screen := scr[dev.IntN(len(scr))]
-	host := "app.example.test"
-	url := "https://" + host + path(r)
-	props := map[string]any{
-		"$current_url":          url,
-		"$host":                 host,
-		"$pathname":             url[len("https://"+host):],
-		"$browser":              bs[dev.IntN(len(bs))],
-		"$browser_version":      100 + dev.IntN(30),
-		"$os":                   oss[dev.IntN(len(oss))],
-		"$device_type":          []string{"Desktop", "Mobile", "Tablet"}[dev.IntN(3)],
-		"$screen_height":        screen[1],
-		"$screen_width":         screen[0],
-		"$viewport_height":      screen[1] - dev.IntN(200),
-		"$viewport_width":       screen[0],
-		"$lib":                  "web",
-		"$lib_version":          "1.200.0",
-		"$insert_id":            word(r, 16),
-		"$time":                 float64(at.UnixMilli()) / 1000,
-		"$session_id":           "s" + strconv.FormatUint(person, 36) + "-" + strconv.FormatInt(at.Unix()/1800, 36),
-		"$window_id":            "w" + word(dev, 10),
-		"$referrer":             "$direct",
-		"$referring_domain":     "$direct",
-		"distinct_id":           distinctID,
-		"$device_id":            "d" + strconv.FormatUint(person, 36),
-		"$is_identified":        person%3 == 0,
-		"$raw_user_agent":       "Mozilla/5.0 (" + word(dev, lognormal(dev, 40, 0.3, 120)) + ")",
-		"$active_feature_flags": []string{},
+// appendTimestamp appends the time ms (Unix milliseconds) as JavaScript's
+// Date.toISOString writes it, e.g. 2026-01-01T00:00:00.120Z. clock caches the
+// formatted date and time of the last second seen.
+func appendTimestamp(b []byte, ms int64, clock *clockCache) []byte {
+	sec, frac := floorDiv(ms, 1000)
+	b = append(b, clock.second(sec)...)
+	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10), 'Z')
+}
+
+// appendSeconds appends ms/1000 as the shortest decimal that reads back as the
+// same float64, which is how encoding/json writes float64(ms)/1000.
+func appendSeconds(b []byte, ms int64) []byte {
+	if ms < 0 {
+		return strconv.AppendFloat(b, float64(ms)/1000, 'f', -1, 64)
 	}
+	b = strconv.AppendInt(b, ms/1000, 10)
+	return appendMillis(b, ms%1000)
+}
+
+// appendMillis appends ".ddd" without trailing zeros, nothing for 0.
+func appendMillis(b []byte, frac int64) []byte {
+	if frac == 0 {
+		return b
+	}
+	d := [3]byte{byte('0' + frac/100), byte('0' + frac/10%10), byte('0' + frac%10)}
+	n := 3
+	for d[n-1] == '0' {
+		n--
+	}
+	b = append(b, '.')
+	return append(b, d[:n]...)
+}
+
+func floorDiv(a, n int64) (q, r int64) {
+	q, r = a/n, a%n
+	if r < 0 {
+		q, r = q-1, r+n
+	}
+	return q, r
+}
+
+// clockCache holds "2006-01-02T15:04:05" of one second.
+type clockCache struct {
+	sec  int64
+	text []byte
+}
+
+func (c *clockCache) second(sec int64) []byte {
+	if c.text == nil || c.sec != sec {
+		c.sec = sec
+		c.text = time.Unix(sec, 0).UTC().AppendFormat(c.text[:0], "2006-01-02T15:04:05")
+	}
+	return c.text
+}
+
+// person is what stays the same across a person's events: ids, device, browser.
+type person struct {
+	// distinctID is the person's distinct_id (plain ASCII: it needs no escaping).
+	distinctID string
+	// props are the person's properties as JSON object members, each followed by
+	// a comma.
+	props []byte
+	// session is the session id's prefix, "s<person>-".
+	session []byte
+}
+
+// newPerson derives person n's fixed properties from n and the seed only.
+func newPerson(n, seed uint64) *person {
+	p := &person{distinctID: "u" + strconv.FormatUint(n, 36) + "-" + strconv.FormatUint(splitmix(n^seed)%1e9, 36)}
+	dev := rand.New(rand.NewPCG(n, seed))
+	bs, oss, scr, dts := browsers(), operatingSystems(), screens(), deviceTypes()
+	screen := scr[dev.IntN(len(scr))]
+	b := make([]byte, 0, 512)
+	b = append(b, `"$browser":"`...)
+	b = append(b, bs[dev.IntN(len(bs))]...)
+	b = append(b, `","$browser_version":`...)
+	b = strconv.AppendInt(b, int64(100+dev.IntN(30)), 10)
+	b = append(b, `,"$os":"`...)
+	b = append(b, oss[dev.IntN(len(oss))]...)
+	b = append(b, `","$device_type":"`...)
+	b = append(b, dts[dev.IntN(len(dts))]...)
+	b = append(b, `","$screen_height":`...)
+	b = strconv.AppendInt(b, int64(screen[1]), 10)
+	b = append(b, `,"$screen_width":`...)
+	b = strconv.AppendInt(b, int64(screen[0]), 10)
+	b = append(b, `,"$viewport_height":`...)
+	b = strconv.AppendInt(b, int64(screen[1]-dev.IntN(200)), 10)
+	b = append(b, `,"$viewport_width":`...)
+	b = strconv.AppendInt(b, int64(screen[0]), 10)
+	b = append(b, `,"$window_id":"w`...)
+	b = appendWord(b, dev, 10)
+	b = append(b, `","$raw_user_agent":"Mozilla/5.0 (`...)
+	b = appendWord(b, dev, lognormal(dev, 40, 0.3, 120))
+	b = append(b, `)","$device_id":"d`...)
+	b = strconv.AppendUint(b, n, 36)
+	b = append(b, `","$is_identified":`...)
+	b = strconv.AppendBool(b, n%3 == 0)
+	b = append(b, `,"distinct_id":"`...)
+	b = append(b, p.distinctID...)
+	b = append(b, `",`...)
+	p.props = b
+	p.session = strconv.AppendUint([]byte{'s'}, n, 36)
+	p.session = append(p.session, '-')
+	return p
+}
+
+// appendEvent appends one posthog-js event of p at time ms (Unix milliseconds) as
+// JSON: {"uuid","event","distinct_id","properties":{...},"timestamp"} with
+// properties as posthog-js sets them (page, device, library, session, referrer,
+// campaign for a quarter of events, up to four custom properties of lognormal
+// sizes), and tokenProp (`"token":"..."`, or nothing) last in properties. It
+// returns the extended buffer and where the uuid starts in it.
+func appendEvent(b []byte, r *rand.Rand, p *person, ms int64, tokenProp []byte, clock *clockCache) ([]byte, int) {
+	names := eventNames()
+	b = append(b, `{"uuid":"`...)
+	at := len(b)
+	b = appendUUID(b, r)
+	b = append(b, `","event":"`...)
+	b = append(b, names[r.IntN(len(names))]...)
+	b = append(b, `","distinct_id":"`...)
+	b = append(b, p.distinctID...)
+	b = append(b, `","properties":{"$current_url":"https://`+host...)
+	pathAt := len(b)
+	b = appendPath(b, r)
+	pathEnd := len(b)
+	b = append(b, `","$host":"`+host+`","$pathname":"`...)
+	b = append(b, b[pathAt:pathEnd]...)
+	b = append(b, `",`...)
+	b = append(b, p.props...)
+	b = append(b, libProps+`,"$insert_id":"`...)
+	b = appendWord(b, r, 16)
+	b = append(b, `","$time":`...)
+	b = appendSeconds(b, ms)
+	b = append(b, `,"$session_id":"`...)
+	b = append(b, p.session...)
+	half, _ := floorDiv(ms, 1000*1800)
+	b = strconv.AppendInt(b, half, 36)
 	if r.IntN(4) == 0 {
 		us := utmSources()
 		src := us[r.IntN(len(us))]
-		props["utm_source"] = src
-		props["utm_medium"] = []string{"cpc", "email", "social", "referral"}[r.IntN(4)]
-		props["utm_campaign"] = word(r, lognormal(r, 12, 0.5, 60))
-		props["$referrer"] = "https://" + src + ".example.test/"
-		props["$referring_domain"] = src + ".example.test"
+		b = append(b, `","$referrer":"https://`...)
+		b = append(b, src...)
+		b = append(b, `.example.test/","$referring_domain":"`...)
+		b = append(b, src...)
+		b = append(b, `.example.test","utm_source":"`...)
+		b = append(b, src...)
+		b = append(b, `","utm_medium":"`...)
+		b = append(b, utmMediums()[r.IntN(4)]...)
+		b = append(b, `","utm_campaign":"`...)
+		b = appendWord(b, r, lognormal(r, 12, 0.5, 60))
+		b = append(b, `",`...)
+	} else {
+		b = append(b, `","$referrer":"$direct","$referring_domain":"$direct",`...)
 	}
+	b = append(b, `"$active_feature_flags":[]`...)
 	// A few custom properties of lognormal sizes.
-	for j, n := 0, r.IntN(5); j < n; j++ {
-		props["custom_"+word(r, 6)] = word(r, lognormal(r, 16, 1.0, 2000))
+	for n := r.IntN(5); n > 0; n-- {
+		b = append(b, `,"custom_`...)
+		b = appendWord(b, r, 6)
+		b = append(b, `":"`...)
+		b = appendWord(b, r, lognormal(r, 16, 1.0, 2000))
+		b = append(b, '"')
 	}
-	return phclient.Event{
-		UUID:       uuid4(r),
-		Event:      names[r.IntN(len(names))],
-		DistinctID: distinctID,
-		Properties: props,
-		Timestamp:  at.UTC().Format(time.RFC3339Nano),
+	if len(tokenProp) > 0 {
+		b = append(b, ',')
+		b = append(b, tokenProp...)
 	}
+	b = append(b, `},"timestamp":"`...)
+	b = appendTimestamp(b, ms, clock)
+	b = append(b, `"}`...)
+	return b, at
 }

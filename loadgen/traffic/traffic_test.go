@@ -3,10 +3,17 @@ package traffic
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
+	"regexp"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/shakedown-dev/shakedown/internal/phclient"
 )
@@ -144,8 +151,8 @@ func TestCustomWeightsAndErrors(t *testing.T) {
 		{BaseURL: "x", Token: "t", ZipfS: 0.5},
 		{Token: "t"},
 	} {
-		if _, err := New(o); err == nil {
-			t.Errorf("New(%+v) accepted bad options", o)
+		if _, err := New(o); !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("New(%+v) = %v, want an ErrInvalidOptions", o, err)
 		}
 	}
 }
@@ -158,6 +165,147 @@ func BenchmarkNext(b *testing.B) {
 		if _, err := g.Next(ctx); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkGenerate builds targets of the default mix on every core, as
+// Targeter's builders do, and reports targets/s in all and per core.
+//
+//	go test ./loadgen/traffic -run XXX -bench Generate
+func BenchmarkGenerate(b *testing.B) {
+	ctx := context.Background()
+	g := newGen(b, Options{Seed: 1})
+	var bytes atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			t, err := g.Next(ctx)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			bytes.Add(int64(len(t.Body) + len(t.URL)))
+		}
+	})
+	perSecond := float64(b.N) / b.Elapsed().Seconds()
+	b.ReportMetric(perSecond, "targets/s")
+	b.ReportMetric(perSecond/float64(runtime.GOMAXPROCS(0)), "targets/s/core")
+	b.ReportMetric(float64(bytes.Load())/float64(b.N), "bytes/target")
+}
+
+// TestTargeterBuildsAhead takes targets through the Targeter, whose builders run
+// ahead: every index comes once, the stream's first indices all come, each with
+// the content At gives it, and observe sees each with its sampled uuids.
+func TestTargeterBuildsAhead(t *testing.T) {
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer waitGoroutines(t, before)
+	defer cancel()
+	g := newGen(t, Options{Seed: 6, SampleEvery: 5, Ahead: 64})
+	ref := newGen(t, Options{Seed: 6, SampleEvery: 5})
+	var seen []Target
+	tr := g.Targeter(ctx, func(tg *Target) { seen = append(seen, *tg) })
+	const n = 2000
+	for i := 0; i < n; i++ {
+		var vt vegeta.Target
+		if err := tr(&vt); err != nil {
+			t.Fatal(err)
+		}
+		if got := seen[len(seen)-1]; !got.Target.Equal(&vt) {
+			t.Fatalf("observe saw %s, vegeta got %s", got.URL, vt.URL)
+		}
+	}
+	indices := map[uint64]bool{}
+	sampled := 0
+	for _, tg := range seen {
+		if indices[tg.Index] {
+			t.Fatalf("index %d came twice", tg.Index)
+		}
+		indices[tg.Index] = true
+		want, _ := ref.At(ctx, tg.Index)
+		if !want.Target.Equal(&tg.Target) || strings.Join(want.Sampled, ",") != strings.Join(tg.Sampled, ",") {
+			t.Fatalf("target %d from the builders differs from At(%d)", tg.Index, tg.Index)
+		}
+		sampled += len(tg.Sampled)
+	}
+	if sampled == 0 {
+		t.Error("no sampled uuids came through the Targeter")
+	}
+	// At most the queue and the targets being built are left out.
+	first := 0
+	for i := uint64(0); i < n; i++ {
+		if indices[i] {
+			first++
+		}
+	}
+	if slack := 64 + runtime.GOMAXPROCS(0); first < n-slack {
+		t.Errorf("%d of the first %d indices came, want at least %d", first, n, n-slack)
+	}
+}
+
+func TestTargeterBuildersStopWithTheContext(t *testing.T) {
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	g := newGen(t, Options{Seed: 1, Ahead: 16})
+	var vt vegeta.Target
+	if err := g.Targeter(ctx, nil)(&vt); err != nil {
+		t.Fatal(err)
+	}
+	if runtime.NumGoroutine() < before+runtime.GOMAXPROCS(0) {
+		t.Errorf("%d goroutines after the first target, %d before: want GOMAXPROCS builders", runtime.NumGoroutine(), before)
+	}
+	cancel()
+	waitGoroutines(t, before)
+	// The Targeter still works, building on demand.
+	if err := g.Targeter(ctx, nil)(&vt); err != nil || vt.URL == "" {
+		t.Fatalf("Targeter after cancel: %v, %q", err, vt.URL)
+	}
+	waitGoroutines(t, before)
+}
+
+// waitGoroutines fails t unless the goroutines are back to n within 5 s.
+func waitGoroutines(t *testing.T, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines 5 s after the context ended, %d before: the builders did not stop", runtime.NumGoroutine(), n)
+		}
+	}
+}
+
+func TestFirstStartsTheStreamLater(t *testing.T) {
+	ctx := context.Background()
+	a := newGen(t, Options{Seed: 3})
+	b := newGen(t, Options{Seed: 3, First: 500})
+	tb, _ := b.Next(ctx)
+	ta, _ := a.At(ctx, 500)
+	if tb.Index != 500 || !ta.Target.Equal(&tb.Target) {
+		t.Fatalf("Next with First 500 gave index %d", tb.Index)
+	}
+}
+
+var uuid4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+func TestEventsAreUnique(t *testing.T) {
+	ctx := context.Background()
+	g := newGen(t, Options{Seed: 8})
+	uuids := map[string]bool{}
+	stamps := map[string]bool{}
+	for i := uint64(0); i < 3000; i++ {
+		tg, _ := g.At(ctx, i)
+		for _, u := range tg.UUIDs {
+			if !uuid4.MatchString(u) {
+				t.Fatalf("uuid %q is not a version 4 uuid", u)
+			}
+			if uuids[u] {
+				t.Fatalf("uuid %s twice", u)
+			}
+			uuids[u] = true
+		}
+		stamps[tg.URL[strings.Index(tg.URL, "_="):][:15]] = true
+	}
+	if len(stamps) != 3000 {
+		t.Errorf("%d distinct _= stamps among 3000 targets", len(stamps))
 	}
 }
 

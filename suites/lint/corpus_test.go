@@ -256,6 +256,20 @@ metadata:
   name: Settings_Map
 data: {a: "1"}
 `}, want: []string{RuleSchema}, check: wantField(RuleSchema, "metadata.name")},
+		{name: "field newer than the cluster", versions: []string{"1.28.15", "1.34.4"}, files: map[string]string{"templates/service.yaml": `apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  trafficDistribution: PreferClose
+  selector: {{- include "corpus.labels" . | nindent 4 }}
+  ports:
+    - {name: http, port: 80, targetPort: http}
+`}, want: []string{RuleUnknownField}, check: func(t *testing.T, r Report) {
+			if fs := r.Find(RuleUnknownField); len(fs) != 1 || cellsText(fs[0].Cells) != "default@1.28.15" || fs[0].Field != "spec.trafficDistribution" {
+				t.Errorf("want one SD102 at spec.trafficDistribution on 1.28.15 only, got %+v", fs)
+			}
+		}},
 		{name: "field misspelled", files: map[string]string{"templates/web.yaml": workloadWith("web", "", "          imagePullPolcy: Always\n")},
 			want: []string{RuleUnknownField}},
 		{name: "wrong type", files: map[string]string{"templates/extra.yaml": `apiVersion: v1
@@ -359,7 +373,7 @@ spec:
 `}, want: []string{RuleSchema}, check: wantField(RuleSchema, "spec.schedule")},
 		{name: "chart kubeVersion excludes the cluster", versions: []string{"1.28.15", "1.34.4"},
 			files: map[string]string{"Chart.yaml": "apiVersion: v2\nname: corpus\nversion: 0.1.0\nicon: https://example.com/icon.png\nkubeVersion: \">= 1.30.0-0\"\n"},
-			want: []string{RuleRender}, check: func(t *testing.T, r Report) {
+			want:  []string{RuleRender}, check: func(t *testing.T, r Report) {
 				if fs := r.Find(RuleRender); len(fs) != 1 || cellsText(fs[0].Cells) != "default@1.28.15" {
 					t.Errorf("want one SD105 on 1.28.15 only, got %+v", fs)
 				}

@@ -6,8 +6,8 @@ import (
 	"sync"
 
 	helmlint "helm.sh/helm/v4/pkg/chart/v2/lint"
-	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 )
 
 // helmLintRun is the outcome of helm lint for one cloud overlay, shared by
@@ -79,7 +79,7 @@ func coveredByOwnRules(msg string) bool {
 // renderFailure reports helm lint's messages about a chart that does not load
 // or render: the cell's own render reports those per version (SD105), and
 // helm lint repeats a Chart.yaml defect it already names ("unable to load
-// chart ...", "version '' is not a valid SemVerV2" after "version is required").
+// chart ...", "version ” is not a valid SemVerV2" after "version is required").
 func renderFailure(file string, m support.Message, msg string) bool {
 	switch {
 	case strings.HasPrefix(msg, "unable to load chart"), strings.HasPrefix(msg, "version '' is not a valid SemVer"):

@@ -1,12 +1,22 @@
 // Package regionsim makes distant regions on one machine: the local reference stack
-// behind one in-process toxiproxy per region, each adding a fixed latency, so a region
-// benchmark can be seen working (and tested) without a second deployment.
+// behind one in-process toxiproxy per region, each adding a latency (with optional
+// jitter) and optionally losing a share of requests, so a region benchmark can be seen
+// working (and tested) without a second deployment.
 //
 // Where the latency goes: each proxy has one latency toxic on its downstream stream
-// (server → client) holding every reply chunk for the region's latency. The round trip
-// of a request therefore grows by exactly that amount: the request reaches the server
-// undelayed and the reply comes back late. Connection set-up is not delayed, unlike a
-// real distant region, whose TCP and TLS handshakes also pay the round trip.
+// (server → client) holding every reply chunk for the region's latency, plus or minus
+// a uniform jitter (toxiproxy draws it per chunk). The round trip of a request
+// therefore grows by that amount: the request reaches the server undelayed and the
+// reply comes back late. Connection set-up is not delayed, unlike a real distant
+// region, whose TCP and TLS handshakes also pay the round trip.
+//
+// Where the loss goes: a region with a loss share gets a loss toxic on its upstream
+// stream (client → server). Each chunk the client sends — one per request for the
+// bodies the benchmark sends, which fit in one read — is dropped with that probability,
+// and the connection is closed: the request never reaches the server, and the client
+// sees the connection end without a reply (an EOF error). Go's HTTP client retries an
+// idempotent request (GET) that met a closed reused connection, so GET requests are
+// lost less often than the share says.
 package regionsim
 
 import (
@@ -14,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,13 +36,32 @@ import (
 	"github.com/shakedown-dev/shakedown/loadgen/regions"
 )
 
-// Region is a simulated region: a name and the latency its proxy adds to each round trip.
+// Region is a simulated region: a name, the latency its proxy adds to each round
+// trip, and optionally jitter and loss.
 type Region struct {
 	Name    string
 	Latency time.Duration
+	// Jitter spreads the latency uniformly over Latency ± Jitter (at most Latency).
+	Jitter time.Duration
+	// Loss is the share (0..1) of requests dropped, their connection closed.
+	Loss float64
 }
 
-// ParseRegions parses "eu=20ms,us=80ms" (names and Go durations, comma-separated).
+// String writes r the way ParseRegions reads it, e.g. "eu=20ms±5ms/1%".
+func (r Region) String() string {
+	s := r.Name + "=" + r.Latency.String()
+	if r.Jitter > 0 {
+		s += "±" + r.Jitter.String()
+	}
+	if r.Loss > 0 {
+		s += "/" + strconv.FormatFloat(r.Loss*100, 'g', -1, 64) + "%"
+	}
+	return s
+}
+
+// ParseRegions parses comma-separated regions, each NAME=LATENCY[±JITTER][/LOSS%]:
+// Go durations in whole milliseconds, "+-" may stand for "±", and LOSS is a
+// percentage, e.g. "eu=20ms,us=80ms" or "eu=20ms±5ms,us=80ms±10ms/1%".
 func ParseRegions(spec string) ([]Region, error) {
 	var out []Region
 	seen := map[string]bool{}
@@ -40,28 +70,55 @@ func ParseRegions(spec string) ([]Region, error) {
 		if part == "" {
 			continue
 		}
-		name, lat, ok := strings.Cut(part, "=")
+		name, rest, ok := strings.Cut(part, "=")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" {
-			return nil, fmt.Errorf("simulated region %q: want NAME=LATENCY, e.g. eu=20ms", part)
+			return nil, fmt.Errorf("simulated region %q: want NAME=LATENCY[±JITTER][/LOSS%%], e.g. eu=20ms or eu=20ms±5ms/1%%", part)
 		}
-		d, err := time.ParseDuration(strings.TrimSpace(lat))
-		if err != nil || d < 0 {
-			return nil, fmt.Errorf("simulated region %s latency %q: want a non-negative duration such as 20ms", name, lat)
+		r := Region{Name: name}
+		if lat, loss, ok := strings.Cut(rest, "/"); ok {
+			rest = lat
+			p, isPct := strings.CutSuffix(strings.TrimSpace(loss), "%")
+			v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+			if !isPct || err != nil || !(v >= 0 && v < 100) {
+				return nil, fmt.Errorf("simulated region %s loss %q: want a percentage below 100%%, e.g. /1%%", name, loss)
+			}
+			r.Loss = v / 100
 		}
-		if d%time.Millisecond != 0 {
-			return nil, fmt.Errorf("simulated region %s latency %s: toxiproxy delays in whole milliseconds, round it", name, d)
+		lat, jit, hasJitter := strings.Cut(strings.ReplaceAll(rest, "+-", "±"), "±")
+		var err error
+		if r.Latency, err = parseMillis(name, "latency", lat); err != nil {
+			return nil, err
+		}
+		if hasJitter {
+			if r.Jitter, err = parseMillis(name, "jitter", jit); err != nil {
+				return nil, err
+			}
+			if r.Jitter > r.Latency {
+				return nil, fmt.Errorf("simulated region %s: jitter %s exceeds the latency %s (a delay cannot be negative): lower the jitter", name, r.Jitter, r.Latency)
+			}
 		}
 		if seen[name] {
 			return nil, fmt.Errorf("simulated region %q appears twice: give each region once", name)
 		}
 		seen[name] = true
-		out = append(out, Region{Name: name, Latency: d})
+		out = append(out, r)
 	}
 	if len(out) < 2 {
 		return nil, fmt.Errorf("simulated regions %q: give at least two, e.g. eu=20ms,us=80ms", spec)
 	}
 	return out, nil
+}
+
+func parseMillis(region, what, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("simulated region %s %s %q: want a non-negative duration such as 20ms", region, what, s)
+	}
+	if d%time.Millisecond != 0 {
+		return 0, fmt.Errorf("simulated region %s %s %s: toxiproxy delays in whole milliseconds, round it", region, what, d)
+	}
+	return d, nil
 }
 
 // Proxies are running latency proxies, one per region, in front of one upstream.
@@ -73,7 +130,8 @@ type Proxies struct {
 
 // StartProxies starts one in-process toxiproxy per region on a free loopback port,
 // forwarding to upstream (a base URL such as http://127.0.0.1:8010) with the region's
-// latency added to every reply. Close stops them.
+// latency (± jitter) added to every reply and its share of requests lost. Close stops
+// them.
 func StartProxies(upstream string, rs []Region) (_ *Proxies, err error) {
 	u, err := url.Parse(upstream)
 	if err != nil || u.Host == "" || u.Scheme != "http" {
@@ -92,10 +150,16 @@ func StartProxies(upstream string, rs []Region) (_ *Proxies, err error) {
 			return nil, fmt.Errorf("start latency proxy for region %s: %w", r.Name, err)
 		}
 		p.proxies = append(p.proxies, proxy)
-		toxic := fmt.Sprintf(`{"name":"region_latency","type":"latency","stream":"downstream","toxicity":1,"attributes":{"latency":%d,"jitter":0}}`,
-			r.Latency.Milliseconds())
+		toxic := fmt.Sprintf(`{"name":"region_latency","type":"latency","stream":"downstream","toxicity":1,"attributes":{"latency":%d,"jitter":%d}}`,
+			r.Latency.Milliseconds(), r.Jitter.Milliseconds())
 		if _, err := proxy.Toxics.AddToxicJson(strings.NewReader(toxic)); err != nil {
-			return nil, fmt.Errorf("add %s latency toxic to the %s proxy: %w", r.Latency, r.Name, err)
+			return nil, fmt.Errorf("add %s±%s latency toxic to the %s proxy: %w", r.Latency, r.Jitter, r.Name, err)
+		}
+		if r.Loss > 0 {
+			toxic := fmt.Sprintf(`{"name":"region_loss","type":%q,"stream":"upstream","toxicity":1,"attributes":{"probability":%g}}`, lossToxicType, r.Loss)
+			if _, err := proxy.Toxics.AddToxicJson(strings.NewReader(toxic)); err != nil {
+				return nil, fmt.Errorf("add %g%% loss toxic to the %s proxy: %w", r.Loss*100, r.Name, err)
+			}
 		}
 		base := *u
 		base.Host = proxy.Listen // the actual address once started
