@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shakedown-dev/shakedown/loadgen/threshold"
 )
 
 // Threshold is a pass/fail rule on a region benchmark, compared on the point
@@ -230,7 +232,7 @@ func (t Threshold) check(r *Report) ThresholdResult {
 			return res
 		}
 	}
-	res.Pass = compare(float64(lv), t.Op, float64(rv))
+	res.Pass = threshold.Compare(float64(lv), t.Op, float64(rv))
 	if res.Pass {
 		res.Actual = fmt.Sprintf("%s %s %s", describe(t.Left, lv), t.Op, describe(t.Right, rv))
 	} else {
@@ -294,17 +296,3 @@ func describe(o operand, v time.Duration) string {
 // sameQ reports whether two quantiles are the same up to rounding (99.9/100 is not
 // the float 0.999).
 func sameQ(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
-
-func compare(a float64, op string, b float64) bool {
-	switch op {
-	case "<":
-		return a < b
-	case "<=":
-		return a <= b
-	case ">":
-		return a > b
-	case ">=":
-		return a >= b
-	}
-	return false
-}

@@ -284,7 +284,7 @@ func (t Threshold) Check(src Source) Result {
 			res.Want += fmt.Sprintf(" (%g × %.1f/s)", t.Value, sum.RequestedRate)
 		}
 	}
-	res.Pass = compare(actual, t.Op, want)
+	res.Pass = Compare(actual, t.Op, want)
 	return res
 }
 
@@ -300,7 +300,9 @@ func distOf(s record.Summary, m record.Metric) record.Distribution {
 
 func pct(v float64) string { return strconv.FormatFloat(math.Round(v*1e5)/1e3, 'f', -1, 64) + "%" }
 
-func compare(a float64, op string, b float64) bool {
+// Compare applies a threshold operator (<, <=, >, >=, ==) to a and b; an
+// unknown operator is false.
+func Compare(a float64, op string, b float64) bool {
 	switch op {
 	case "<":
 		return a < b

@@ -22,6 +22,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
@@ -310,7 +311,7 @@ func (s *Stack) StartWorker() error {
 		Brokers:         s.kafka.ListenAddrs(),
 		Topic:           event.IngestionTopic,
 		DeadLetterTopic: event.DeadLetterTopic,
-		Group:           "shakedown-worker",
+		Group:           workerGroup,
 		BatchSize:       s.opts.WorkerBatchSize,
 		FlushInterval:   s.opts.WorkerFlushInterval,
 		ClickHouse:      s.ClickHouse,
@@ -327,6 +328,56 @@ func (s *Stack) StartWorker() error {
 	go func() { done <- w.Run(ctx) }()
 	s.worker, s.workerCancel, s.workerDone = w, cancel, done
 	return nil
+}
+
+// workerGroup is the consumer group of the in-process worker.
+const workerGroup = "shakedown-worker"
+
+// drainTimeout bounds how long Close waits for the worker to catch up.
+const drainTimeout = 30 * time.Second
+
+// drainKafka waits until the worker's group has committed every record of the
+// ingestion topic (consumer lag 0), at most limit. Capture must be stopped
+// first, so that no record arrives after the check. Without a running worker
+// there is nothing to wait for.
+func (s *Stack) drainKafka(ctx context.Context, limit time.Duration) error {
+	s.workerMu.Lock()
+	running := s.workerCancel != nil
+	s.workerMu.Unlock()
+	if !running || s.kafka == nil {
+		return nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.kafka.ListenAddrs()...))
+	if err != nil {
+		return fmt.Errorf("drain kafka: client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	dctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var left int64 = -1
+	for {
+		lags, err := adm.Lag(dctx, workerGroup)
+		if err == nil {
+			err = lags.Error()
+		}
+		if err == nil {
+			left = 0
+			for _, m := range lags[workerGroup].Lag[event.IngestionTopic] {
+				if m.Err == nil && m.Lag > 0 {
+					left += m.Lag
+				}
+			}
+			if left == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-dctx.Done():
+			return fmt.Errorf("drain kafka: the worker did not store %d acknowledged records within %s; they are lost with this process (last error: %v)", left, limit, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // StopWorker stops the in-process worker gracefully (it flushes and commits) and
@@ -356,6 +407,11 @@ func (s *Stack) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("stop capture: %w", err))
 		}
 		cancel()
+	}
+	// Kafka lives in this process: a graceful stop lets the worker store every
+	// record capture acknowledged before it stops, or they would be lost.
+	if err := s.drainKafka(ctx, drainTimeout); err != nil {
+		errs = append(errs, err)
 	}
 	if err := s.StopWorker(); err != nil {
 		errs = append(errs, err)
