@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
@@ -357,20 +358,9 @@ func (s *Stack) drainKafka(ctx context.Context, limit time.Duration) error {
 	defer cancel()
 	var left int64 = -1
 	for {
-		lags, err := adm.Lag(dctx, workerGroup)
-		if err == nil {
-			err = lags.Error()
-		}
-		if err == nil {
-			left = 0
-			for _, m := range lags[workerGroup].Lag[event.IngestionTopic] {
-				if m.Err == nil && m.Lag > 0 {
-					left += m.Lag
-				}
-			}
-			if left == 0 {
-				return nil
-			}
+		left, err = uncommitted(dctx, adm)
+		if err == nil && left == 0 {
+			return nil
 		}
 		select {
 		case <-dctx.Done():
@@ -378,6 +368,43 @@ func (s *Stack) drainKafka(ctx context.Context, limit time.Duration) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// uncommitted counts the records of the ingestion topic past the worker
+// group's committed offsets (from the start where it committed none): end
+// offsets and commits are read separately, as a group that has left has no
+// members to describe.
+func uncommitted(ctx context.Context, adm *kadm.Client) (int64, error) {
+	ends, err := adm.ListEndOffsets(ctx, event.IngestionTopic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return -1, fmt.Errorf("end offsets: %w", err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, event.IngestionTopic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return -1, fmt.Errorf("start offsets: %w", err)
+	}
+	commits, err := adm.FetchOffsets(ctx, workerGroup)
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+		return -1, fmt.Errorf("committed offsets: %w", err)
+	}
+	var left int64
+	ends.Each(func(end kadm.ListedOffset) {
+		from := int64(0)
+		if st, ok := starts.Lookup(end.Topic, end.Partition); ok {
+			from = st.Offset
+		}
+		if c, ok := commits.Lookup(end.Topic, end.Partition); ok && c.Err == nil && c.At >= 0 {
+			from = c.At
+		}
+		left += max(0, end.Offset-from)
+	})
+	return left, nil
 }
 
 // StopWorker stops the in-process worker gracefully (it flushes and commits) and
@@ -402,9 +429,12 @@ func (s *Stack) StopWorker() error {
 func (s *Stack) Close(ctx context.Context) error {
 	var errs []error
 	if s.httpServer != nil {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		// Longer than the 5 s net/http lets a connection that never sent a
+		// request hold Shutdown (a client's spare dial counts as such).
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		if err := s.httpServer.Shutdown(sctx); err != nil {
-			errs = append(errs, fmt.Errorf("stop capture: %w", err))
+			_ = s.httpServer.Close()
+			errs = append(errs, fmt.Errorf("stop capture: requests still running after 10s were cut: %w", err))
 		}
 		cancel()
 	}

@@ -319,3 +319,38 @@ func TestKeepDirMustBeReachable(t *testing.T) {
 		t.Fatalf("Up with a keep dir below a private one = %v, want an error naming %s and the fix", err, private)
 	}
 }
+
+// TestCloseStoresEveryAcknowledgedEvent: Kafka lives in the process, so a
+// graceful Close must let the worker store every event capture acknowledged.
+// The events are acknowledged while the worker is stopped, and Close comes
+// right after it restarts: nothing of them has been fetched yet.
+func TestCloseStoresEveryAcknowledgedEvent(t *testing.T) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "shakedown-drain-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	first, err := Up(ctx, Options{Listen: "127.0.0.1:0", KeepDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.StopWorker(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e2e.Send(ctx, first.Endpoints.CaptureURL, first.Endpoints.Token, e2e.Generate(5, 300, 30), e2e.SendOptions{Seed: 5})
+	if err == nil {
+		err = first.StartWorker()
+	}
+	if cerr := first.Close(ctx); cerr != nil || err != nil {
+		t.Fatalf("first stack: %v; close: %v", err, cerr)
+	}
+	second := upStack(t, Options{KeepDir: dir})
+	stored, err := e2e.CountStored(ctx, second.ClickHouse, second.Database, res.Acked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Rows != uint64(len(res.Acked)) || len(res.Acked) != 300 {
+		t.Fatalf("after a graceful stop the kept store holds %d of %d acknowledged events", stored.Rows, len(res.Acked))
+	}
+}
