@@ -61,9 +61,9 @@ type BaselineOptions struct {
 	// targets the replay side replays, so every event they send is new while
 	// the people are the replayed ones.
 	Traffic traffic.Options
-	// Static is the bare side's request (default: a posthog-js array of events
-	// posted to /e/ as plain JSON, the one among the stream's first
-	// DefaultBaselineSample targets whose body size is closest to their mean).
+	// Static is the bare side's request (default: the typical request among
+	// the stream's first DefaultBaselineSample targets: of their most common
+	// kind and encoding, with their mean number of events; see typicalRequest).
 	Static *vegeta.Target
 	// NoReplay leaves out the replay side. Replaying the stream's own requests
 	// costs the target what realistic traffic costs it, so Realistic/Replay is
@@ -311,8 +311,7 @@ func Baseline(ctx context.Context, opts BaselineOptions) (BaselineResult, error)
 
 type streamSample struct {
 	meanBytes, meanEvents float64
-	// static is the plain-JSON array closest to the mean body size (any POST
-	// when the mix has no plain-JSON arrays; no body when it has no POST).
+	// static is the stream's typical request (see typicalRequest).
 	static traffic.Target
 	replay []vegeta.Target
 }
@@ -335,19 +334,53 @@ func sampleStream(ctx context.Context, gen *traffic.Generator) (streamSample, er
 	}
 
 	s.meanBytes, s.meanEvents = float64(bytes)/float64(len(sample)), float64(events)/float64(len(sample))
-	closest := func(ok func(traffic.Target) bool) bool {
-		found := false
-		for _, t := range sample {
-			if ok(t) && (!found || math.Abs(float64(len(t.Body))-s.meanBytes) < math.Abs(float64(len(s.static.Body))-s.meanBytes)) {
-				s.static, found = t, true
-			}
-		}
-		return found
-	}
-	if !closest(func(t traffic.Target) bool { return t.Kind == traffic.Array && t.Encoding == phclient.JSON }) {
-		closest(func(t traffic.Target) bool { return len(t.Body) > 0 })
-	}
+	s.static = typicalRequest(sample, s.meanBytes, s.meanEvents)
 	return s, nil
+}
+
+// typicalRequest picks the bare side's static body so that it costs the
+// target what an average request of the stream costs: of the most common
+// kind and encoding among POSTed event requests, the request holding the
+// mean number of events, the nearest to the mean size among those. A plain
+// JSON body of the mean size would hold fewer events than a compressed one
+// and need no decompression, so it would measure the target, not the
+// generator. Without POSTed events, any request with a body.
+func typicalRequest(sample []traffic.Target, meanBytes, meanEvents float64) traffic.Target {
+	type shape struct {
+		kind traffic.Kind
+		enc  phclient.Encoding
+	}
+	counts := map[shape]int{}
+	var common shape
+	for _, t := range sample {
+		if t.Method != "POST" || len(t.UUIDs) == 0 {
+			continue
+		}
+		k := shape{t.Kind, t.Encoding}
+		counts[k]++
+		if counts[k] > counts[common] {
+			common = k
+		}
+	}
+	var best traffic.Target
+	found := false
+	worse := func(a, b traffic.Target) bool { // a is further from the mean than b
+		da, db := math.Abs(float64(len(a.UUIDs))-meanEvents), math.Abs(float64(len(b.UUIDs))-meanEvents)
+		if da != db {
+			return da > db
+		}
+		return math.Abs(float64(len(a.Body))-meanBytes) > math.Abs(float64(len(b.Body))-meanBytes)
+	}
+	for _, t := range sample {
+		ok := len(t.Body) > 0
+		if counts[common] > 0 {
+			ok = ok && (shape{t.Kind, t.Encoding}) == common
+		}
+		if ok && (!found || worse(best, t)) {
+			best, found = t, true
+		}
+	}
+	return best
 }
 
 func vegetaAttack(ctx context.Context, tr vegeta.Targeter, pacer vegeta.Pacer, d time.Duration, o BaselineOptions) BaselineAttack {

@@ -41,9 +41,10 @@ func newBenchVegetaCmd() *cobra.Command {
 		Long: `Attacks the target in rounds, each side of a round at a rate above what it can
 reach (so each achieves its own maximum) with the same number of workers:
 
-  bare       vegeta's library sending one static body: a posthog-js array of
-             events posted to /e/ as plain JSON, of the realistic stream's mean
-             body size;
+  bare       vegeta's library sending one static body: the stream's typical
+             request (its most common kind and encoding, with its mean number of
+             events and near its mean size), so it costs the target what an
+             average request costs;
   replay     vegeta's library replaying the realistic stream's first 2,000
              requests, built before the attack;
   realistic  shakedown load's attack path: every event its own uuid and
@@ -55,8 +56,7 @@ reverse), so drift of the target hits all alike. Prints every side's rate
 (successful requests per second) per round, the median ratio realistic/bare and
 realistic/replay, and this process's CPU time per request. The replay side costs
 the target what realistic traffic costs it, so realistic/replay is what building
-requests during the attack costs; a static body may cost the target less (fewer
-events per request, nothing to decompress).
+requests during the attack costs.
 
 Exit status: 0 when the comparison ran (whatever the ratios), 2 when the command
 was used wrong, 130 when interrupted (the rounds completed are printed).`,
