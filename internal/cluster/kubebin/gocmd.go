@@ -1,14 +1,14 @@
 package kubebin
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/shakedown-dev/shakedown/internal/gomod"
 )
 
 // goCmd runs the go command in dir with GOFLAGS replaced by goflags (the user's GOFLAGS
@@ -27,30 +27,8 @@ func (c *Cache) goCmd(ctx context.Context, dir, goflags string, extraEnv []strin
 	return nil
 }
 
-// downloadedModule is what `go mod download -json` reports.
-type downloadedModule struct {
-	Path, Version, Error string
-	GoMod, Dir           string
-}
-
 // download fetches module@version into the module cache and returns where it is.
-func (c *Cache) download(ctx context.Context, dir, module, version string, log io.Writer) (downloadedModule, error) {
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, c.opts.Go, "mod", "download", "-json", module+"@"+version)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=")
-	cmd.Stdout, cmd.Stderr = &out, log
+func (c *Cache) download(ctx context.Context, dir, module, version string, log io.Writer) (gomod.Module, error) {
 	fmt.Fprintf(log, "$ %s mod download -json %s@%s\n", c.opts.Go, module, version)
-	runErr := cmd.Run()
-	var m downloadedModule
-	if err := json.Unmarshal(out.Bytes(), &m); err != nil && runErr == nil {
-		return m, fmt.Errorf("go mod download %s@%s: read answer: %w", module, version, err)
-	}
-	if m.Error != "" {
-		return m, fmt.Errorf("go mod download %s@%s: %s (is it on the module proxy? see `go env GOPROXY`)", module, version, m.Error)
-	}
-	if runErr != nil {
-		return m, fmt.Errorf("go mod download %s@%s: %w", module, version, runErr)
-	}
-	return m, nil
+	return gomod.Download(ctx, c.opts.Go, dir, module, version, log)
 }

@@ -1,18 +1,19 @@
 package kubeschema
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/shakedown-dev/shakedown/internal/gomod"
 )
 
 // DefaultGo is the Go command used when [SourceOptions.Go] is empty.
@@ -171,44 +172,16 @@ func (s *Source) moduleDir(ctx context.Context, version string) (string, error) 
 	if ok {
 		return dir, nil
 	}
-	dir, err := goModDownload(ctx, s.opts.Go, kubernetesModule, "v"+version, s.opts.Log)
+	m, err := gomod.Download(ctx, s.opts.Go, os.TempDir(), kubernetesModule, "v"+version, s.opts.Log)
+	var notRun *exec.Error
+	if errors.As(err, &notRun) || errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("kubeschema: Kubernetes %s: %w; set SourceOptions.Go to the go command", version, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("kubeschema: Kubernetes %s: %w", version, err)
 	}
 	s.mu.Lock()
-	s.dirs[version] = dir
+	s.dirs[version] = m.Dir
 	s.mu.Unlock()
-	return dir, nil
-}
-
-// downloadedModule is what `go mod download -json` reports.
-type downloadedModule struct {
-	Path, Version, Error string
-	Dir                  string
-}
-
-// goModDownload fetches module@version into the module cache and returns its
-// directory. It runs outside any module (in the temp directory), with
-// workspaces off and GOFLAGS cleared.
-func goModDownload(ctx context.Context, goCmd, module, version string, log io.Writer) (string, error) {
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, goCmd, "mod", "download", "-json", module+"@"+version)
-	cmd.Dir = os.TempDir()
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=")
-	cmd.Stdout, cmd.Stderr = &out, log
-	runErr := cmd.Run()
-	var m downloadedModule
-	if err := json.Unmarshal(out.Bytes(), &m); err != nil && runErr == nil {
-		return "", fmt.Errorf("go mod download %s@%s: read answer: %w", module, version, err)
-	}
-	if m.Error != "" {
-		return "", fmt.Errorf("go mod download %s@%s: %s (is it on the module proxy? see `go env GOPROXY`)", module, version, m.Error)
-	}
-	if runErr != nil {
-		return "", fmt.Errorf("go mod download %s@%s: %w (is %q the Go command? set SourceOptions.Go)", module, version, runErr, goCmd)
-	}
-	if m.Dir == "" {
-		return "", fmt.Errorf("go mod download %s@%s: no directory in the answer", module, version)
-	}
 	return m.Dir, nil
 }
