@@ -41,7 +41,7 @@ func TestShortLoadAgainstLocalStack(t *testing.T) {
 	}
 	start := time.Now()
 	rec := Prepare(start, pacer, 0)
-	tracker := ingest.New(s.ClickHouse, ingest.Options{Database: s.Database, Timeout: 20 * time.Second, Found: rec.AddE2E, Lost: rec.AddE2ELost})
+	tracker := ingest.New(s.ClickHouse, ingest.Options{Database: s.Database, Timeout: 20 * time.Second, FoundAt: rec.AddE2EAt, Lost: rec.AddE2ELost})
 	attackCtx, endAttack := context.WithCancel(ctx)
 	drainCtx, endDrain := context.WithTimeout(ctx, 25*time.Second)
 	defer endDrain()

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/shakedown-dev/shakedown/loadgen/regions"
 	"github.com/shakedown-dev/shakedown/loadgen/regions/regionsim"
 	"github.com/shakedown-dev/shakedown/loadgen/stats"
+	"github.com/shakedown-dev/shakedown/loadgen/threshold"
 	"github.com/shakedown-dev/shakedown/loadgen/traffic"
 )
 
@@ -213,7 +213,7 @@ func planBenchRegions(f benchRegionsFlags) (benchRegionsPlan, error) {
 		return p, fmt.Errorf("--resamples 0: want at least %d", stats.MinResamples)
 	}
 	if f.maxErrors != "" {
-		share, err := parseErrorShare(f.maxErrors)
+		share, err := threshold.ParseShare(f.maxErrors)
 		if err != nil {
 			return p, fmt.Errorf("--max-errors %q: %v; write a share such as 5%% or 0.05", f.maxErrors, err)
 		}
@@ -237,22 +237,6 @@ func planBenchRegions(f benchRegionsFlags) (benchRegionsPlan, error) {
 		p.stores[i].Database = f.chDatabase
 	}
 	return p, nil
-}
-
-// parseErrorShare reads a share written as a percentage (5%) or a fraction (0.05).
-func parseErrorShare(s string) (float64, error) {
-	scale := 1.0
-	if p, ok := strings.CutSuffix(strings.TrimSpace(s), "%"); ok {
-		s, scale = p, 100
-	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil {
-		return 0, errors.New("not a number")
-	}
-	if v /= scale; !(v >= 0 && v <= 1) {
-		return 0, errors.New("out of range 0%..100%")
-	}
-	return v, nil
 }
 
 func runBenchRegions(ctx context.Context, stdout, stderr io.Writer, f benchRegionsFlags) (err error) {

@@ -69,9 +69,9 @@ model: slow replies never hold back the next request) and reports latency measur
 from the intended send time as well as from the actual send, so a stalling server
 cannot hide behind a slowed-down load generator.
 
-Exit status (as k6): 0 when every --threshold passed, 99 when one failed, 1 when
-the target failed every request, 2 when the command was used wrong (nothing is
-sent), 130 when interrupted (the partial report is still written).`,
+Exit status (as k6): 0 when every --threshold passed, 99 when one failed or the
+target failed every request (as bench regions), 2 when the command was used
+wrong (nothing is sent), 130 when interrupted (the partial report is still written).`,
 		Example: `  shakedown load --state .stack --rate 500 --duration 30s --threshold 'p(95)<300ms' --threshold 'errors<1%'
   shakedown load --target http://127.0.0.1:8010 --token phc_x --pacer steps --steps 100:10s,400:10s --report html --out out/
   shakedown load --state .stack --rate 2000 --duration 1m --workers 4 --kubeconfig ~/.kube/config --worker-image IMAGE`,
@@ -195,7 +195,7 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 		}
 	}
 	spec := pace.Spec{Kind: f.pacer, Rate: f.rate, Duration: f.duration, From: f.rampFrom, Amplitude: f.sineAmp, Period: f.sinePeriod, Steps: f.steps}
-	if f.pacer == "steps" && f.steps != "" && !f.durationSet {
+	if f.pacer == "steps" && f.steps != "" && !f.durationSet && !f.untilInterrupted {
 		if st, err := pace.ParseSteps(f.steps); err == nil {
 			f.duration, spec.Duration = st.Total(), st.Total()
 		}
@@ -403,7 +403,7 @@ func finishLoad(stdout, stderr io.Writer, f loadFlags, cfg report.Config, rec *r
 		if len(sum.TopErrors) > 0 {
 			first = " (most frequent: " + sum.TopErrors[0].Error + ")"
 		}
-		return &exitError{code: exitCheckFailed, msg: fmt.Sprintf("load: all %d requests failed%s; check --target and that the stack is up", sum.Requests, first)}
+		return &exitError{code: exitThresholds, msg: fmt.Sprintf("load: all %d requests failed%s; check --target and that the stack is up", sum.Requests, first)}
 	}
 	return nil
 }

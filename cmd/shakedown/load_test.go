@@ -264,8 +264,8 @@ func TestLoadFailsWhenEveryRequestFails(t *testing.T) {
 	cmd.SetErr(&out)
 	err = cmd.ExecuteContext(context.Background())
 	var exit *exitError
-	if !errors.As(err, &exit) || exit.code != 1 || !strings.Contains(exit.msg, "requests failed") || !strings.Contains(exit.msg, "--target") {
-		t.Fatalf("want exit 1 saying every request failed and naming --target, got %v\n%s", err, out.String())
+	if !errors.As(err, &exit) || exit.code != exitThresholds || !strings.Contains(exit.msg, "requests failed") || !strings.Contains(exit.msg, "--target") {
+		t.Fatalf("want exit 99 saying every request failed and naming --target, got %v\n%s", err, out.String())
 	}
 }
 

@@ -24,11 +24,8 @@ type Options struct {
 	Timeout time.Duration
 	// MaxPerQuery bounds the uuids asked for in one query (default 500).
 	MaxPerQuery int
-	// Found receives each found event's latency; Lost is told of each lost one.
-	// Usually record.Recorder.AddE2E and AddE2ELost.
-	Found func(time.Duration)
-	// FoundAt, when set, receives each found event's send time with its latency
-	// (record.Recorder.AddE2EAt, for latency over time); it replaces Found.
+	// FoundAt receives each found event's send time and latency; Lost is
+	// told of each lost one. Usually record.Recorder.AddE2EAt and AddE2ELost.
 	FoundAt func(sent time.Time, d time.Duration)
 	Lost    func(n uint64)
 }
@@ -174,12 +171,9 @@ func (t *Tracker) poll(ctx context.Context) error {
 		}
 	}
 	t.mu.Unlock()
-	for _, h := range hits {
-		switch {
-		case t.opts.FoundAt != nil:
+	if t.opts.FoundAt != nil {
+		for _, h := range hits {
 			t.opts.FoundAt(h.sent, h.d)
-		case t.opts.Found != nil:
-			t.opts.Found(h.d)
 		}
 	}
 	t.expire(asked.Add(-t.opts.Timeout))

@@ -100,10 +100,13 @@ func (e *secondExtra) fill(out Second) Second {
 // AddE2EAt records the end-to-end ingestion latency of one sampled event sent at
 // sent: as AddE2E does, and in the second of sent, for the timeline's Second.E2E.
 func (r *Recorder) AddE2EAt(sent time.Time, d time.Duration) {
-	r.AddE2E(d)
-	v, _ := micros(d)
+	v, c := micros(d)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if c {
+		r.clamped++
+	}
+	_ = r.e2e.RecordValue(v)
 	s := r.secondOf(sent.Unix())
 	if s.e2e == nil {
 		s.e2e = newHist(SecondSigFigs)

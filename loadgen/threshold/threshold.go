@@ -102,7 +102,7 @@ func Parse(s string) (Threshold, error) {
 		}
 		t.Value = float64(d)
 	case Ratio:
-		v, err := parseShare(value)
+		v, err := ParseShare(value)
 		if errors.Is(err, errShareRange) {
 			return fail("share %q out of range: a percentage must be within 0%%..100%%, a fraction within 0..1", value)
 		}
@@ -128,11 +128,13 @@ func Parse(s string) (Threshold, error) {
 	return t, nil
 }
 
-// errShareRange is parseShare's error for a number outside 0..1 (0%..100%).
+// errShareRange is ParseShare's error for a number outside 0..1 (0%..100%).
 var errShareRange = errors.New("share outside 0..1 (0%..100%)")
 
-// parseShare parses a share of requests: a percentage (1%) or a fraction (0.01).
-func parseShare(s string) (float64, error) {
+// ParseShare reads a share written as a percentage ("5%") or a fraction
+// ("0.05"); outside 0..1 it fails.
+func ParseShare(s string) (float64, error) {
+	s = strings.TrimSpace(s)
 	scale := 1.0
 	if p, ok := strings.CutSuffix(s, "%"); ok {
 		s, scale = strings.TrimSpace(p), 100

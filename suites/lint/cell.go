@@ -10,7 +10,9 @@ import (
 	"github.com/shakedown-dev/shakedown/suites/lint/kubeschema"
 )
 
-// linter holds what every cell of a run shares; it is not modified while cells run.
+// linter holds what every cell of a run shares. Cells only read it, except
+// through its synchronized parts: helmRuns (sync.Once), remaining (atomics)
+// and schemas (safe for concurrent use).
 type linter struct {
 	plan    plan
 	scheme  *runtime.Scheme

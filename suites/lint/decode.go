@@ -13,7 +13,7 @@ import (
 )
 
 // decodeFile decodes every document of a rendered file strictly and records
-// schema findings (SD101-SD104). It returns the objects that have a kind.
+// decoding findings, adding the objects that have a kind to the cell.
 func (c *cellRun) decodeFile(file, content string) {
 	for _, doc := range splitDocuments(content) {
 		c.objects = append(c.objects, c.decodeDocument(file, doc)...)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/Masterminds/semver/v3"
 	helmlint "helm.sh/helm/v4/pkg/chart/v2/lint"
 	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
@@ -32,7 +33,9 @@ func (c *cellRun) helmLint() {
 	run.once.Do(func() {
 		newest := c.plan.versions[len(c.plan.versions)-1]
 		for _, v := range c.plan.versions {
-			if v.major > newest.major || (v.major == newest.major && v.minor > newest.minor) {
+			a, errA := semver.NewVersion(v.helm.Version)
+			b, errB := semver.NewVersion(newest.helm.Version)
+			if errA == nil && errB == nil && a.GreaterThan(b) {
 				newest = v
 			}
 		}

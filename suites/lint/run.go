@@ -75,11 +75,11 @@ func (l *linter) newCell(ov overlay, v kubeVersion) *cellRun {
 
 // run lints one cell.
 func (c *cellRun) run(ctx context.Context) error {
+	defer c.done() // even when cancelled, so the version's spec is released
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("lint: %s: %w", c.cell, err)
 	}
 	c.helmLint()
-	defer c.done()
 	files, ok := c.render(ctx)
 	if !ok {
 		return ctx.Err()

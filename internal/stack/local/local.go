@@ -354,7 +354,8 @@ func (s *Stack) drainKafka(ctx context.Context, limit time.Duration) error {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	dctx, cancel := context.WithTimeout(ctx, limit)
+	// Close may be called with a cancelled context (an interrupt): the drain still runs.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
 	defer cancel()
 	var left int64 = -1
 	for {
@@ -364,7 +365,15 @@ func (s *Stack) drainKafka(ctx context.Context, limit time.Duration) error {
 		}
 		select {
 		case <-dctx.Done():
-			return fmt.Errorf("drain kafka: the worker did not store %d acknowledged records within %s; they are lost with this process (last error: %v)", left, limit, err)
+			n := "an unknown number of"
+			if left >= 0 {
+				n = strconv.FormatInt(left, 10)
+			}
+			why := ""
+			if err != nil {
+				why = " (last error: " + err.Error() + ")"
+			}
+			return fmt.Errorf("drain kafka: the worker did not store %s acknowledged records within %s; they are lost with this process%s", n, limit, why)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
