@@ -1,14 +1,18 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shakedown-dev/shakedown/internal/phclient"
 	"github.com/shakedown-dev/shakedown/loadgen/traffic"
@@ -28,8 +32,12 @@ const (
 	// collapse rather than the attackers.
 	DefaultBaselineMaxWorkers = 256
 	// DefaultBaselineSample is how many targets of the stream are built to find
-	// their mean body size and to replay.
+	// their mean body size and the bare side's requests.
 	DefaultBaselineSample = 2000
+	// DefaultBaselinePrebuiltBytes bounds the bodies the prebuilt side builds
+	// before one attack; past them it sends the built ones again (counted in
+	// BaselineAttack.Repeated).
+	DefaultBaselinePrebuiltBytes = 256 << 20
 )
 
 // ErrInvalidBaselineOptions marks an error in BaselineOptions: the CLI reports it
@@ -43,33 +51,49 @@ func invalidBaseline(format string, a ...any) error {
 
 // The sides of a Baseline run.
 const (
-	// SideBare is vegeta's attacker sending one static body.
+	// SideBare is vegeta's attacker sending static bodies: one per kind and
+	// encoding of the stream, in the stream's mix (see staticMix).
 	SideBare = "bare"
-	// SideReplay is vegeta's attacker replaying the realistic stream's first
-	// DefaultBaselineSample targets, built before the attack.
-	SideReplay = "replay"
-	// SideRealistic is loadgen.Run with a traffic.Generator building every target
+	// SidePrebuilt is vegeta's attacker sending fresh requests of the realistic
+	// stream built right before the attack: the same unique events as the
+	// realistic side, so the target does the same work, without building them
 	// during the attack.
+	SidePrebuilt = "prebuilt"
+	// SideRealistic is `shakedown load` by default: loadgen.Run with a
+	// traffic.Generator that built the attack's requests before it (see
+	// traffic.Generator.Prebuild; as many as the prebuilt side, up to
+	// DefaultPrebuildMemory) and builds the rest during it.
 	SideRealistic = "realistic"
+	// SideLive is loadgen.Run with a traffic.Generator building every request
+	// during the attack, ahead of the pacer on every core: `shakedown load`
+	// with --prebuild-memory 0, or past its memory.
+	SideLive = "live"
 )
+
+// DefaultPrebuildMemory is how much memory `shakedown load` spends by default
+// on requests built before the attack (--prebuild-memory): at the default
+// mix's ~3 KB a request, about 80,000 requests, built in about 2 s on 2 cores.
+const DefaultPrebuildMemory = 256 << 20
 
 // BaselineOptions configure Baseline. Zero fields take the defaults noted.
 type BaselineOptions struct {
 	// Traffic configures shakedown's realistic traffic; BaseURL and Token are
 	// required; Epoch defaults to Baseline's start, and Pool and First are
-	// ignored. The realistic side's attacks go on with one stream, after the
-	// targets the replay side replays, so every event they send is new while
-	// the people are the replayed ones.
+	// ignored. The prebuilt and realistic sides take their requests from one
+	// stream, after the sample the bare side's requests come from, so every
+	// event they send is new.
 	Traffic traffic.Options
-	// Static is the bare side's request (default: the typical request among
-	// the stream's first DefaultBaselineSample targets: of their most common
-	// kind and encoding, with their mean number of events; see typicalRequest).
+	// Static, when set, is the bare side's only request. By default the bare
+	// side sends one static request per kind and encoding of the stream's first
+	// DefaultBaselineSample targets, in their mix (see staticMix).
 	Static *vegeta.Target
-	// NoReplay leaves out the replay side. Replaying the stream's own requests
-	// costs the target what realistic traffic costs it, so Realistic/Replay is
-	// what building targets during the attack costs; a static body may cost the
-	// target less (fewer events, no decompression).
-	NoReplay bool
+	// NoPrebuilt leaves out the prebuilt side. It sends what the realistic side
+	// sends, new events every one, so the target does the same work for both,
+	// and Realistic/Prebuilt is what shakedown's attack path costs; the bare
+	// side repeats its bodies, which may cost the target less.
+	NoPrebuilt bool
+	// NoLive leaves out the live side.
+	NoLive bool
 	// Runs is how many rounds of one attack per side to make (default
 	// DefaultBaselineRuns).
 	Runs int
@@ -111,6 +135,11 @@ type BaselineAttack struct {
 	// own, and the target's too when it runs in this process (0 where the
 	// platform does not tell).
 	CPU time.Duration
+	// Built is how many requests were built before the attack (the prebuilt and
+	// realistic sides); Repeated how many the prebuilt side sent a second time
+	// or more, having sent them all; BuiltDuring how many the realistic and live
+	// sides built during the attack.
+	Built, Repeated, BuiltDuring uint64
 }
 
 // CPUPerSuccess is CPU per successful request.
@@ -123,21 +152,37 @@ func (a BaselineAttack) CPUPerSuccess() time.Duration {
 
 // BaselineRun is one round: an attack per side, one right after the other.
 type BaselineRun struct {
-	Bare, Replay, Realistic BaselineAttack
+	Bare, Prebuilt, Realistic, Live BaselineAttack
 	// Order is the sides in the order attacked; rounds alternate it (bare,
-	// replay, realistic, then the reverse), so drift of the target hits all alike.
+	// prebuilt, realistic, live, then the reverse), so drift of the target hits
+	// all alike.
 	Order []string
-	// Ratio is Realistic.Rate / Bare.Rate; ReplayRatio Realistic.Rate /
-	// Replay.Rate (0 without the replay side).
-	Ratio, ReplayRatio float64
+	// Ratio is Realistic.Rate / Bare.Rate; PrebuiltRatio Realistic.Rate /
+	// Prebuilt.Rate; LiveRatio Live.Rate / Bare.Rate (0 for a side left out).
+	Ratio, PrebuiltRatio, LiveRatio float64
+}
+
+// BaselineStatic is one of the bare side's static requests.
+type BaselineStatic struct {
+	Method, URL string
+	// Kind and Encoding are the request's shape ("" when BaselineOptions.Static
+	// was given).
+	Kind     traffic.Kind
+	Encoding phclient.Encoding
+	// Bytes is the body's size; Events the events in it (0 when
+	// BaselineOptions.Static was given).
+	Bytes, Events int
+	// Share is the part of the bare side's requests that are this one.
+	Share float64
 }
 
 // BaselineResult is what Baseline measured.
 type BaselineResult struct {
-	// The bare side's request: method, URL, body size and events in it (0 when
-	// BaselineOptions.Static was given).
-	StaticMethod, StaticURL   string
-	StaticBytes, StaticEvents int
+	// Statics are the bare side's requests, the most sent first.
+	Statics []BaselineStatic
+	// StaticMeanBytes and StaticMeanEvents are the body size and events per
+	// request the bare side sends, over its mix.
+	StaticMeanBytes, StaticMeanEvents float64
 	// MeanBytes and MeanEvents are the body size and events per request of the
 	// realistic stream's first DefaultBaselineSample targets.
 	MeanBytes, MeanEvents float64
@@ -149,8 +194,8 @@ type BaselineResult struct {
 	// Runs are in the order made.
 	Runs []BaselineRun
 	// The medians over Runs.
-	MedianBare, MedianReplay, MedianRealistic float64
-	MedianRatio, MedianReplayRatio            float64
+	MedianBare, MedianPrebuilt, MedianRealistic, MedianLive float64
+	MedianRatio, MedianPrebuiltRatio, MedianLiveRatio       float64
 }
 
 func (o BaselineOptions) withDefaults() (BaselineOptions, error) {
@@ -195,13 +240,13 @@ func (o BaselineOptions) withDefaults() (BaselineOptions, error) {
 
 // Baseline compares shakedown's realistic traffic with bare vegeta attackers on
 // the same target, Runs times: in every round one attack per side (see
-// SideBare, SideReplay, SideRealistic), each paced far above what it reaches for
-// Duration with the same MaxWorkers, so each rate is what that side achieves.
-// The vegeta sides use vegeta's library with loadgen.Run's settings (keep-alive,
-// 4 KiB of reply read) and only count replies; the realistic side is loadgen.Run
-// with a fresh traffic.Generator: every event its own uuid and timestamp, the
-// configured mix of kinds and encodings, results recorded as `shakedown load`
-// records them. When ctx ends, Baseline returns the rounds completed with ctx's
+// SideBare, SidePrebuilt, SideRealistic, SideLive), each paced far above what
+// it reaches for Duration with the same MaxWorkers, so each rate is what that
+// side achieves. The vegeta sides use vegeta's library with loadgen.Run's
+// settings (keep-alive, 4 KiB of reply read) and only count replies; the
+// realistic and live sides are loadgen.Run with one traffic.Generator: every
+// event its own uuid and timestamp, the configured mix of kinds and encodings,
+// results recorded as `shakedown load` records them. When ctx ends, Baseline returns the rounds completed with ctx's
 // error.
 func Baseline(ctx context.Context, opts BaselineOptions) (BaselineResult, error) {
 	o, err := opts.withDefaults()
@@ -224,28 +269,59 @@ func Baseline(ctx context.Context, opts BaselineOptions) (BaselineResult, error)
 		return res, err
 	}
 	res.MeanBytes, res.MeanEvents = s.meanBytes, s.meanEvents
-	static := s.static
+	bare := s.static
+	res.Statics, res.StaticMeanBytes, res.StaticMeanEvents = s.statics, s.staticBytes, s.staticEvents
 	if o.Static != nil {
-		static = traffic.Target{Target: *o.Static}
-	} else if static.Body == nil {
-		return res, errors.New("loadgen: baseline: the traffic mix sends no request bodies to compare with; pass BaselineOptions.Static")
+		bare = []vegeta.Target{*o.Static}
+		res.Statics = []BaselineStatic{{Method: o.Static.Method, URL: o.Static.URL, Bytes: len(o.Static.Body), Share: 1}}
+		res.StaticMeanBytes, res.StaticMeanEvents = float64(len(o.Static.Body)), 0
 	}
-	res.StaticMethod, res.StaticURL, res.StaticBytes, res.StaticEvents = static.Method, static.URL, len(static.Body), len(static.UUIDs)
 
 	pacer := vegeta.ConstantPacer{Freq: int(math.Round(o.Rate)), Per: time.Second}
+	best := 0.0 // the highest request rate of any attack so far
 	attack := func(run int, side string, d time.Duration) (BaselineAttack, error) {
-		var a BaselineAttack
-		var err error
+		var (
+			a        BaselineAttack
+			err      error
+			prebuilt []vegeta.Target
+		)
+		// Enough for twice the best rate any side reached so far.
+		n := max(DefaultBaselineSample, int(2*best*d.Seconds()))
+		switch side {
+		case SidePrebuilt:
+			n = min(n, int(DefaultBaselinePrebuiltBytes/max(1, s.meanBytes)))
+			if prebuilt, err = prebuild(ctx, gen, n); err != nil {
+				return a, err
+			}
+		case SideRealistic:
+			built, err := gen.Prebuild(ctx, n, DefaultPrebuildMemory, nil)
+			if err != nil {
+				return a, err
+			}
+			a.Built = uint64(built)
+		case SideLive:
+			gen.Prebuild(ctx, 0, 0, nil) // drop what the realistic side left
+		}
 		cpu := processCPU()
 		switch side {
 		case SideBare:
-			a = vegetaAttack(ctx, vegeta.NewStaticTargeter(static.Target), pacer, d, o)
-		case SideReplay:
-			a = vegetaAttack(ctx, vegeta.NewStaticTargeter(s.replay...), pacer, d, o)
-		case SideRealistic:
+			a = vegetaAttack(ctx, vegeta.NewStaticTargeter(bare...), pacer, d, o)
+		case SidePrebuilt:
+			a = vegetaAttack(ctx, vegeta.NewStaticTargeter(prebuilt...), pacer, d, o)
+			a.Built = uint64(len(prebuilt))
+			if a.Requests > a.Built {
+				a.Repeated = a.Requests - a.Built
+			}
+		case SideRealistic, SideLive:
+			built := a.Built
 			a, err = realisticAttack(ctx, gen, pacer, d, o)
+			a.Built = built
+			if a.Requests > a.Built {
+				a.BuiltDuring = a.Requests - a.Built
+			}
 		}
 		a.CPU = processCPU() - cpu
+		best = max(best, float64(a.Requests)/d.Seconds())
 		if err == nil && o.Progress != nil {
 			o.Progress(run, side, a)
 		}
@@ -257,9 +333,12 @@ func Baseline(ctx context.Context, opts BaselineOptions) (BaselineResult, error)
 		}
 		return a, err
 	}
-	sides := []string{SideBare, SideReplay, SideRealistic}
-	if o.NoReplay {
-		sides = []string{SideBare, SideRealistic}
+	sides := []string{SideBare, SidePrebuilt, SideRealistic, SideLive}
+	if o.NoPrebuilt {
+		sides = slices.DeleteFunc(sides, func(s string) bool { return s == SidePrebuilt })
+	}
+	if o.NoLive {
+		sides = slices.DeleteFunc(sides, func(s string) bool { return s == SideLive })
 	}
 	if o.Warmup > 0 {
 		for _, side := range sides {
@@ -284,10 +363,12 @@ func Baseline(ctx context.Context, opts BaselineOptions) (BaselineResult, error)
 			switch side {
 			case SideBare:
 				r.Bare = a
-			case SideReplay:
-				r.Replay = a
+			case SidePrebuilt:
+				r.Prebuilt = a
 			case SideRealistic:
 				r.Realistic = a
+			case SideLive:
+				r.Live = a
 			}
 		}
 		if ctx.Err() != nil {
@@ -296,24 +377,31 @@ func Baseline(ctx context.Context, opts BaselineOptions) (BaselineResult, error)
 		if r.Bare.Rate > 0 {
 			r.Ratio = r.Realistic.Rate / r.Bare.Rate
 		}
-		if r.Replay.Rate > 0 {
-			r.ReplayRatio = r.Realistic.Rate / r.Replay.Rate
+		if r.Prebuilt.Rate > 0 {
+			r.PrebuiltRatio = r.Realistic.Rate / r.Prebuilt.Rate
+		}
+		if r.Bare.Rate > 0 {
+			r.LiveRatio = r.Live.Rate / r.Bare.Rate
 		}
 		res.Runs = append(res.Runs, r)
 	}
 	res.MedianBare = median(res.Runs, func(r BaselineRun) float64 { return r.Bare.Rate })
-	res.MedianReplay = median(res.Runs, func(r BaselineRun) float64 { return r.Replay.Rate })
+	res.MedianPrebuilt = median(res.Runs, func(r BaselineRun) float64 { return r.Prebuilt.Rate })
 	res.MedianRealistic = median(res.Runs, func(r BaselineRun) float64 { return r.Realistic.Rate })
+	res.MedianLive = median(res.Runs, func(r BaselineRun) float64 { return r.Live.Rate })
+	res.MedianLiveRatio = median(res.Runs, func(r BaselineRun) float64 { return r.LiveRatio })
 	res.MedianRatio = median(res.Runs, func(r BaselineRun) float64 { return r.Ratio })
-	res.MedianReplayRatio = median(res.Runs, func(r BaselineRun) float64 { return r.ReplayRatio })
+	res.MedianPrebuiltRatio = median(res.Runs, func(r BaselineRun) float64 { return r.PrebuiltRatio })
 	return res, nil
 }
 
 type streamSample struct {
 	meanBytes, meanEvents float64
-	// static is the stream's typical request (see typicalRequest).
-	static traffic.Target
-	replay []vegeta.Target
+	// static is the bare side's cycle of requests; statics describes them (see
+	// staticMix).
+	static                    []vegeta.Target
+	statics                   []BaselineStatic
+	staticBytes, staticEvents float64
 }
 
 // sampleStream builds the first DefaultBaselineSample targets of gen's stream.
@@ -330,57 +418,111 @@ func sampleStream(ctx context.Context, gen *traffic.Generator) (streamSample, er
 		}
 		bytes += len(sample[i].Body)
 		events += len(sample[i].UUIDs)
-		s.replay = append(s.replay, sample[i].Target)
 	}
-
 	s.meanBytes, s.meanEvents = float64(bytes)/float64(len(sample)), float64(events)/float64(len(sample))
-	s.static = typicalRequest(sample, s.meanBytes, s.meanEvents)
+	s.static, s.statics = staticMix(sample)
+	for _, t := range s.static {
+		s.staticBytes += float64(len(t.Body))
+	}
+	for _, st := range s.statics {
+		s.staticEvents += st.Share * float64(st.Events)
+	}
+	s.staticBytes /= float64(len(s.static))
 	return s, nil
 }
 
-// typicalRequest picks the bare side's static body so that it costs the
-// target what an average request of the stream costs: of the most common
-// kind and encoding among POSTed event requests, the request holding the
-// mean number of events, the nearest to the mean size among those. A plain
-// JSON body of the mean size would hold fewer events than a compressed one
-// and need no decompression, so it would measure the target, not the
-// generator. Without POSTed events, any request with a body.
-func typicalRequest(sample []traffic.Target, meanBytes, meanEvents float64) traffic.Target {
-	type shape struct {
-		kind traffic.Kind
-		enc  phclient.Encoding
+// requestShape is what a request costs the target apart from its size: where
+// it goes and how its body is encoded.
+type requestShape struct {
+	method   string
+	kind     traffic.Kind
+	encoding phclient.Encoding
+}
+
+// staticMix returns the bare side's requests: the sample with every request
+// replaced by the typical one of its shape (method, kind, encoding), the one
+// holding the shape's mean number of events and, among those, the nearest to
+// its mean size. So the bare side sends a few static bodies and costs the
+// target what the stream costs it: one typical body of the most common shape
+// would leave out the dearer shapes (lz-string decoding, large batches), and
+// a plain JSON body of the mean size holds fewer events and needs no
+// decompression, so either would measure the target rather than the
+// generator. statics lists the typical requests with their shares, the most
+// sent first.
+func staticMix(sample []traffic.Target) (cycle []vegeta.Target, statics []BaselineStatic) {
+	type stats struct {
+		n             int
+		bytes, events float64
+		best          *traffic.Target
 	}
-	counts := map[shape]int{}
-	var common shape
-	for _, t := range sample {
-		if t.Method != "POST" || len(t.UUIDs) == 0 {
-			continue
+	byShape := map[requestShape]*stats{}
+	shapeOf := func(t *traffic.Target) requestShape { return requestShape{t.Method, t.Kind, t.Encoding} }
+	for i := range sample {
+		st := byShape[shapeOf(&sample[i])]
+		if st == nil {
+			st = &stats{}
+			byShape[shapeOf(&sample[i])] = st
 		}
-		k := shape{t.Kind, t.Encoding}
-		counts[k]++
-		if counts[k] > counts[common] {
-			common = k
+		st.n++
+		st.bytes += float64(len(sample[i].Body))
+		st.events += float64(len(sample[i].UUIDs))
+	}
+	for i := range sample {
+		t := &sample[i]
+		st := byShape[shapeOf(t)]
+		meanEvents, meanBytes := st.events/float64(st.n), st.bytes/float64(st.n)
+		if st.best == nil || farther(st.best, t, meanEvents, meanBytes) {
+			st.best = t
 		}
 	}
-	var best traffic.Target
-	found := false
-	worse := func(a, b traffic.Target) bool { // a is further from the mean than b
-		da, db := math.Abs(float64(len(a.UUIDs))-meanEvents), math.Abs(float64(len(b.UUIDs))-meanEvents)
-		if da != db {
-			return da > db
-		}
-		return math.Abs(float64(len(a.Body))-meanBytes) > math.Abs(float64(len(b.Body))-meanBytes)
+	cycle = make([]vegeta.Target, len(sample))
+	for i := range sample {
+		cycle[i] = byShape[shapeOf(&sample[i])].best.Target
 	}
-	for _, t := range sample {
-		ok := len(t.Body) > 0
-		if counts[common] > 0 {
-			ok = ok && (shape{t.Kind, t.Encoding}) == common
-		}
-		if ok && (!found || worse(best, t)) {
-			best, found = t, true
-		}
+	for shape, st := range byShape {
+		statics = append(statics, BaselineStatic{Method: shape.method, URL: st.best.URL, Kind: shape.kind, Encoding: shape.encoding,
+			Bytes: len(st.best.Body), Events: len(st.best.UUIDs), Share: float64(st.n) / float64(len(sample))})
 	}
-	return best
+	slices.SortFunc(statics, func(a, b BaselineStatic) int {
+		if a.Share != b.Share {
+			return cmp.Compare(b.Share, a.Share)
+		}
+		return cmp.Compare(a.URL, b.URL)
+	})
+	return cycle, statics
+}
+
+// farther tells whether a is farther than b from a shape's mean number of
+// events or, as near, from its mean size.
+func farther(a, b *traffic.Target, meanEvents, meanBytes float64) bool {
+	da, db := math.Abs(float64(len(a.UUIDs))-meanEvents), math.Abs(float64(len(b.UUIDs))-meanEvents)
+	if da != db {
+		return da > db
+	}
+	return math.Abs(float64(len(a.Body))-meanBytes) > math.Abs(float64(len(b.Body))-meanBytes)
+}
+
+// prebuild builds gen's next n targets on every core.
+func prebuild(ctx context.Context, gen *traffic.Generator, n int) ([]vegeta.Target, error) {
+	out := make([]vegeta.Target, n)
+	var next atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for range runtime.GOMAXPROCS(0) {
+		g.Go(func() error {
+			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
+				t, err := gen.Next(gctx)
+				if err != nil {
+					return err
+				}
+				out[i] = t.Target
+			}
+			return gctx.Err()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("loadgen: baseline: build the prebuilt side's requests: %w", err)
+	}
+	return out, nil
 }
 
 func vegetaAttack(ctx context.Context, tr vegeta.Targeter, pacer vegeta.Pacer, d time.Duration, o BaselineOptions) BaselineAttack {

@@ -2,7 +2,10 @@ package loadgen
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -14,16 +17,32 @@ import (
 )
 
 func TestBaselineAlternatesAndTakesMedians(t *testing.T) {
-	var mu sync.Mutex
-	paths := map[string]int{}
+	var (
+		mu     sync.Mutex
+		paths  = map[string]int{}
+		bodies = map[[32]byte]bool{}
+		// Event requests and how many of them were new, since the last attack.
+		events, fresh int
+	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
 		mu.Lock()
+		defer mu.Unlock()
 		paths[r.URL.Path]++
-		mu.Unlock()
+		if r.URL.Path != "/decide/" {
+			sum := sha256.Sum256(append([]byte(r.URL.RawQuery), body...))
+			events++
+			if !bodies[sum] {
+				fresh++
+			}
+			bodies[sum] = true
+		}
 		w.Write([]byte(`{"status":1}`))
 	}))
 	defer srv.Close()
 	var seen []string
+	type counts struct{ events, fresh int }
+	perAttack := map[string][]counts{}
 	res, err := Baseline(context.Background(), BaselineOptions{
 		Traffic:  traffic.Options{BaseURL: srv.URL, Token: "phc_test", Seed: 3},
 		Runs:     3,
@@ -31,15 +50,21 @@ func TestBaselineAlternatesAndTakesMedians(t *testing.T) {
 		Rate:     500,
 		Pause:    -1,
 		Warmup:   -1,
-		Progress: func(run int, side string, a BaselineAttack) { seen = append(seen, side) },
+		Progress: func(run int, side string, a BaselineAttack) {
+			seen = append(seen, side)
+			mu.Lock()
+			defer mu.Unlock()
+			perAttack[side] = append(perAttack[side], counts{events, fresh})
+			events, fresh = 0, 0
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Runs) != 3 || len(seen) != 9 {
-		t.Fatalf("%d runs, %d attacks, want 3 and 9", len(res.Runs), len(seen))
+	if len(res.Runs) != 3 || len(seen) != 12 {
+		t.Fatalf("%d runs, %d attacks, want 3 and 12", len(res.Runs), len(seen))
 	}
-	forward := []string{SideBare, SideReplay, SideRealistic}
+	forward := []string{SideBare, SidePrebuilt, SideRealistic, SideLive}
 	for i, r := range res.Runs {
 		want := slices.Clone(forward)
 		if i%2 == 1 {
@@ -48,24 +73,61 @@ func TestBaselineAlternatesAndTakesMedians(t *testing.T) {
 		if !slices.Equal(r.Order, want) {
 			t.Errorf("run %d order %v, want %v", i, r.Order, want)
 		}
-		for side, a := range map[string]BaselineAttack{SideBare: r.Bare, SideReplay: r.Replay, SideRealistic: r.Realistic} {
+		for side, a := range map[string]BaselineAttack{SideBare: r.Bare, SidePrebuilt: r.Prebuilt, SideRealistic: r.Realistic, SideLive: r.Live} {
 			// 500/s for 0.2 s: about 100 requests, all answered.
 			if a.Success < 50 || a.Success != a.Requests || a.Rate != float64(a.Success)/0.2 {
 				t.Errorf("run %d %s: %+v", i, side, a)
 			}
 		}
-		if r.Ratio != r.Realistic.Rate/r.Bare.Rate || r.ReplayRatio != r.Realistic.Rate/r.Replay.Rate {
-			t.Errorf("run %d ratios %v %v", i, r.Ratio, r.ReplayRatio)
+		if r.Ratio != r.Realistic.Rate/r.Bare.Rate || r.PrebuiltRatio != r.Realistic.Rate/r.Prebuilt.Rate || r.LiveRatio != r.Live.Rate/r.Bare.Rate {
+			t.Errorf("run %d ratios %v %v %v", i, r.Ratio, r.PrebuiltRatio, r.LiveRatio)
 		}
 	}
-	if res.MedianRatio == 0 || res.MedianBare == 0 || res.MedianReplayRatio == 0 {
+	// The bare side repeats a few bodies; the prebuilt and realistic sides send
+	// new events only, the prebuilt side having built them all beforehand.
+	for side, attacks := range perAttack {
+		for i, c := range attacks {
+			bad := c.events == 0 || c.fresh != c.events // every event new
+			if side == SideBare {
+				bad = c.events == 0 || c.fresh > len(res.Statics) // the same few bodies again and again
+			}
+			if bad {
+				t.Errorf("%s attack %d: %d of %d event requests new", side, i, c.fresh, c.events)
+			}
+		}
+	}
+	for i, r := range res.Runs {
+		if r.Prebuilt.Built < DefaultBaselineSample || r.Prebuilt.Repeated != 0 || r.Bare.Built != 0 {
+			t.Errorf("run %d: prebuilt built %d, repeated %d; bare built %d", i, r.Prebuilt.Built, r.Prebuilt.Repeated, r.Bare.Built)
+		}
+		// The realistic side sends what was built before it; the live side builds all.
+		if r.Realistic.Built < DefaultBaselineSample || r.Realistic.BuiltDuring != 0 || r.Live.Built != 0 || r.Live.BuiltDuring != r.Live.Requests {
+			t.Errorf("run %d: realistic built %d before, %d during; live built %d before, %d during of %d", i,
+				r.Realistic.Built, r.Realistic.BuiltDuring, r.Live.Built, r.Live.BuiltDuring, r.Live.Requests)
+		}
+	}
+	if res.MedianRatio == 0 || res.MedianBare == 0 || res.MedianPrebuiltRatio == 0 || res.MedianLiveRatio == 0 {
 		t.Errorf("medians missing: %+v", res)
 	}
-	if res.StaticBytes == 0 || res.StaticEvents == 0 || res.MeanEvents < 3 || res.StaticMethod != http.MethodPost {
-		t.Errorf("static body %s %s %d bytes %d events; stream %.0f bytes %.1f events", res.StaticMethod, res.StaticURL, res.StaticBytes, res.StaticEvents, res.MeanBytes, res.MeanEvents)
+	// The bare side sends one static request per shape of the stream, in its
+	// mix: about the stream's mean size and events, every kind present.
+	if len(res.Statics) < 8 || res.MeanEvents < 3 ||
+		math.Abs(res.StaticMeanEvents-res.MeanEvents) > 0.15*res.MeanEvents || math.Abs(res.StaticMeanBytes-res.MeanBytes) > 0.25*res.MeanBytes {
+		t.Errorf("bare side: %d statics, mean %.0f bytes %.1f events; stream %.0f bytes %.1f events", len(res.Statics), res.StaticMeanBytes, res.StaticMeanEvents, res.MeanBytes, res.MeanEvents)
 	}
-	if kind, _ := traffic.Classify(res.StaticMethod, res.StaticURL); kind != traffic.Array {
-		t.Errorf("static body goes to %s, want an array to /e/", res.StaticURL)
+	kinds, share := map[traffic.Kind]bool{}, 0.0
+	for i, st := range res.Statics {
+		kinds[st.Kind] = true
+		share += st.Share
+		if i > 0 && st.Share > res.Statics[i-1].Share {
+			t.Errorf("statics not sorted by share: %+v", res.Statics)
+		}
+		if kind, enc := traffic.Classify(st.Method, st.URL); kind != st.Kind || enc != st.Encoding {
+			t.Errorf("static %s %s classified %s %s, want %s %s", st.Method, st.URL, kind, enc, st.Kind, st.Encoding)
+		}
+	}
+	if len(kinds) != len(traffic.Kinds()) || math.Abs(share-1) > 1e-9 {
+		t.Errorf("statics cover kinds %v with shares summing to %v", kinds, share)
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -28,7 +28,7 @@ type benchVegetaFlags struct {
 	timeout              time.Duration
 	seed                 uint64
 	kinds, encodings     string
-	noReplay             bool
+	noPrebuilt, noLive   bool
 }
 
 // newBenchVegetaCmd is `shakedown bench vegeta`: how close shakedown's realistic
@@ -41,22 +41,30 @@ func newBenchVegetaCmd() *cobra.Command {
 		Long: `Attacks the target in rounds, each side of a round at a rate above what it can
 reach (so each achieves its own maximum) with the same number of workers:
 
-  bare       vegeta's library sending one static body: the stream's typical
-             request (its most common kind and encoding, with its mean number of
-             events and near its mean size), so it costs the target what an
-             average request costs;
-  replay     vegeta's library replaying the realistic stream's first 2,000
-             requests, built before the attack;
-  realistic  shakedown load's attack path: every event its own uuid and
-             timestamp, the configured mix of kinds and encodings, built during
-             the attack.
+  bare       vegeta's library sending static bodies: one per kind and encoding
+             of the stream (the request of that shape holding its mean number of
+             events, near its mean size), in the stream's mix, so it costs the
+             target what the stream costs it;
+  prebuilt   vegeta's library sending fresh requests of the same stream, built
+             right before the attack (up to twice the best rate so far, each
+             sent once): the same new events the realistic side sends, so
+             the target does the same work;
+  realistic  shakedown load as it runs by default: every event its own uuid
+             and timestamp, the configured mix of kinds and encodings; the
+             requests built before the attack (as many as the prebuilt side,
+             within load's --prebuild-memory default), the rest during it;
+  live       shakedown load --prebuild-memory 0: every request built during
+             the attack, ahead of the pacer on every core, as load does past
+             its prebuild memory.
 
-Rounds alternate the order of the sides (bare, replay, realistic, then the
-reverse), so drift of the target hits all alike. Prints every side's rate
-(successful requests per second) per round, the median ratio realistic/bare and
-realistic/replay, and this process's CPU time per request. The replay side costs
-the target what realistic traffic costs it, so realistic/replay is what building
-requests during the attack costs.
+Rounds alternate the order of the sides (bare, prebuilt, realistic, live, then
+the reverse), so drift of the target hits all alike. Prints every side's rate
+(successful requests per second) per round, the median ratios realistic/bare,
+realistic/prebuilt and live/bare, and this process's CPU time per request.
+The prebuilt side costs the target what realistic traffic costs it, so
+realistic/prebuilt is what shakedown's attack path costs; live/bare is what
+building requests during the attack costs besides, when the target shares the
+attacker's cores (compressing bodies takes CPU the target then lacks).
 
 Exit status: 0 when the comparison ran (whatever the ratios), 2 when the command
 was used wrong, 130 when interrupted (the rounds completed are printed).`,
@@ -82,7 +90,8 @@ was used wrong, 130 when interrupted (the rounds completed are printed).`,
 	fl.Uint64Var(&f.seed, "seed", 0, "traffic seed (default random, printed)")
 	fl.StringVar(&f.kinds, "mix", "", "request kinds weights of the realistic traffic, e.g. event=0.3,array=0.4,batch=0.2,decide=0.1")
 	fl.StringVar(&f.encodings, "encodings", "", "encoding weights of the realistic traffic, e.g. gzip-js=0.5,json=0.2,base64=0.1,lz64=0.1,form=0.05,get=0.05")
-	fl.BoolVar(&f.noReplay, "no-replay", false, "leave out the replay side")
+	fl.BoolVar(&f.noPrebuilt, "no-prebuilt", false, "leave out the prebuilt side")
+	fl.BoolVar(&f.noLive, "no-live", false, "leave out the live side")
 	return cmd
 }
 
@@ -116,7 +125,8 @@ func runBenchVegeta(ctx context.Context, stdout, stderr io.Writer, f benchVegeta
 	}
 	opts := loadgen.BaselineOptions{
 		Traffic:    traffic.Options{BaseURL: f.target, Token: f.token, Seed: f.seed, Kinds: kinds, Encodings: encs},
-		NoReplay:   f.noReplay,
+		NoPrebuilt: f.noPrebuilt,
+		NoLive:     f.noLive,
 		Runs:       f.runs,
 		Duration:   f.duration,
 		Rate:       f.rate,
@@ -135,9 +145,12 @@ func runBenchVegeta(ctx context.Context, stdout, stderr io.Writer, f benchVegeta
 	if f.maxWorkers == 0 {
 		opts.MaxWorkers = math.MaxUint64
 	}
-	sides := 3
-	if f.noReplay {
-		sides = 2
+	sides := 4
+	if f.noPrebuilt {
+		sides--
+	}
+	if f.noLive {
+		sides--
 	}
 	total := time.Duration(f.runs*sides)*(f.duration+max(f.pause, 0)) + time.Duration(sides)*(max(f.warmup, 0)+max(f.pause, 0))
 	fmt.Fprintf(stderr, "comparing with bare vegeta on %s: %d rounds of %s per side at %g/s, seed %d (about %s)\n",
@@ -149,7 +162,7 @@ func runBenchVegeta(ctx context.Context, stdout, stderr io.Writer, f benchVegeta
 		}
 		return usageExit(err, loadgen.ErrInvalidBaselineOptions, traffic.ErrInvalidOptions)
 	}
-	if werr := writeBaseline(stdout, res, !f.noReplay); werr != nil {
+	if werr := writeBaseline(stdout, res, !f.noPrebuilt, !f.noLive); werr != nil {
 		return werr
 	}
 	if err != nil {
@@ -192,33 +205,80 @@ func codes(c map[uint16]uint64) string {
 }
 
 // writeBaseline prints the comparison as a table.
-func writeBaseline(w io.Writer, r loadgen.BaselineResult, replay bool) error {
+func writeBaseline(w io.Writer, r loadgen.BaselineResult, prebuilt, live bool) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "shakedown bench vegeta: %d rounds of %s per side at %g/s, %s workers each\n",
 		len(r.Runs), r.Duration, r.Rate, workers(r.MaxWorkers))
-	fmt.Fprintf(&b, "  bare       %s %s: %d bytes, %d events\n", r.StaticMethod, r.StaticURL, r.StaticBytes, r.StaticEvents)
-	if replay {
-		fmt.Fprintf(&b, "  replay     the stream's first %d requests: mean %.0f bytes, %.1f events\n", loadgen.DefaultBaselineSample, r.MeanBytes, r.MeanEvents)
-	}
-	fmt.Fprintf(&b, "  realistic  fresh requests of the same stream: mean %.0f bytes, %.1f events\n\n", r.MeanBytes, r.MeanEvents)
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	if replay {
-		fmt.Fprintln(tw, "round\tbare/s\treplay/s\trealistic/s\trealistic/bare\trealistic/replay\t")
-	} else {
-		fmt.Fprintln(tw, "round\tbare/s\trealistic/s\trealistic/bare\t")
-	}
-	for i, run := range r.Runs {
-		if replay {
-			fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.0f\t%.2f\t%.2f\t\n", i+1, run.Bare.Rate, run.Replay.Rate, run.Realistic.Rate, run.Ratio, run.ReplayRatio)
-		} else {
-			fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f\t\n", i+1, run.Bare.Rate, run.Realistic.Rate, run.Ratio)
+	fmt.Fprintf(&b, "  bare       %d static requests in the stream's mix: mean %.0f bytes, %.1f events\n", len(r.Statics), r.StaticMeanBytes, r.StaticMeanEvents)
+	for i, st := range r.Statics {
+		if i == 3 {
+			fmt.Fprintf(&b, "             ... and %d more\n", len(r.Statics)-i)
+			break
 		}
+		shape := ""
+		if st.Kind != "" {
+			shape = fmt.Sprintf(" (%s, %s)", st.Kind, st.Encoding)
+		}
+		fmt.Fprintf(&b, "             %4.1f%% %s %s%s: %d bytes, %d events\n", 100*st.Share, st.Method, st.URL, shape, st.Bytes, st.Events)
 	}
-	if replay {
-		fmt.Fprintf(tw, "median\t%.0f\t%.0f\t%.0f\t%.2f\t%.2f\t\n", r.MedianBare, r.MedianReplay, r.MedianRealistic, r.MedianRatio, r.MedianReplayRatio)
-	} else {
-		fmt.Fprintf(tw, "median\t%.0f\t%.0f\t%.2f\t\n", r.MedianBare, r.MedianRealistic, r.MedianRatio)
+	var built, repeated, realBuilt, realDuring, liveDuring uint64
+	for _, run := range r.Runs {
+		built, repeated = built+run.Prebuilt.Built, repeated+run.Prebuilt.Repeated
+		realBuilt, realDuring, liveDuring = realBuilt+run.Realistic.Built, realDuring+run.Realistic.BuiltDuring, liveDuring+run.Live.BuiltDuring
 	}
+	if prebuilt {
+		fmt.Fprintf(&b, "  prebuilt   vegeta, fresh requests of the stream built before each attack: %d built", built)
+		if repeated > 0 {
+			fmt.Fprintf(&b, ", %d sent again once all were sent (raise --duration or lower --rate)", repeated)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "  realistic  shakedown load, fresh requests of the stream (mean %.0f bytes, %.1f events): %d built before the attacks, %d during them\n",
+		r.MeanBytes, r.MeanEvents, realBuilt, realDuring)
+	if live {
+		fmt.Fprintf(&b, "  live       shakedown load --prebuild-memory 0: all %d built during the attacks\n", liveDuring)
+	}
+	b.WriteString("\n")
+
+	type column struct {
+		head   string
+		format string
+		value  func(loadgen.BaselineRun) float64
+		median float64
+	}
+	cols := []column{{"bare/s", "%.0f", func(r loadgen.BaselineRun) float64 { return r.Bare.Rate }, r.MedianBare}}
+	if prebuilt {
+		cols = append(cols, column{"prebuilt/s", "%.0f", func(r loadgen.BaselineRun) float64 { return r.Prebuilt.Rate }, r.MedianPrebuilt})
+	}
+	cols = append(cols, column{"realistic/s", "%.0f", func(r loadgen.BaselineRun) float64 { return r.Realistic.Rate }, r.MedianRealistic})
+	if live {
+		cols = append(cols, column{"live/s", "%.0f", func(r loadgen.BaselineRun) float64 { return r.Live.Rate }, r.MedianLive})
+	}
+	cols = append(cols, column{"realistic/bare", "%.2f", func(r loadgen.BaselineRun) float64 { return r.Ratio }, r.MedianRatio})
+	if prebuilt {
+		cols = append(cols, column{"realistic/prebuilt", "%.2f", func(r loadgen.BaselineRun) float64 { return r.PrebuiltRatio }, r.MedianPrebuiltRatio})
+	}
+	if live {
+		cols = append(cols, column{"live/bare", "%.2f", func(r loadgen.BaselineRun) float64 { return r.LiveRatio }, r.MedianLiveRatio})
+	}
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "round\t")
+	for _, c := range cols {
+		fmt.Fprint(tw, c.head, "\t")
+	}
+	fmt.Fprintln(tw)
+	for i, run := range r.Runs {
+		fmt.Fprintf(tw, "%d\t", i+1)
+		for _, c := range cols {
+			fmt.Fprintf(tw, c.format+"\t", c.value(run))
+		}
+		fmt.Fprintln(tw)
+	}
+	fmt.Fprint(tw, "median\t")
+	for _, c := range cols {
+		fmt.Fprintf(tw, c.format+"\t", c.median)
+	}
+	fmt.Fprintln(tw)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -236,10 +296,14 @@ func writeBaseline(w io.Writer, r loadgen.BaselineResult, replay bool) error {
 		return (total / time.Duration(n)).Round(time.Microsecond).String()
 	}
 	fmt.Fprintf(&b, "\nCPU time of this process per successful request: bare %s", cpu(func(r loadgen.BaselineRun) loadgen.BaselineAttack { return r.Bare }))
-	if replay {
-		fmt.Fprintf(&b, ", replay %s", cpu(func(r loadgen.BaselineRun) loadgen.BaselineAttack { return r.Replay }))
+	if prebuilt {
+		fmt.Fprintf(&b, ", prebuilt %s", cpu(func(r loadgen.BaselineRun) loadgen.BaselineAttack { return r.Prebuilt }))
 	}
-	fmt.Fprintf(&b, ", realistic %s\n", cpu(func(r loadgen.BaselineRun) loadgen.BaselineAttack { return r.Realistic }))
+	fmt.Fprintf(&b, ", realistic %s", cpu(func(r loadgen.BaselineRun) loadgen.BaselineAttack { return r.Realistic }))
+	if live {
+		fmt.Fprintf(&b, ", live %s", cpu(func(r loadgen.BaselineRun) loadgen.BaselineAttack { return r.Live }))
+	}
+	b.WriteString(" (building before an attack is not counted)\n")
 	_, err := io.WriteString(w, b.String())
 	if err != nil {
 		return fmt.Errorf("write the comparison: %w", err)

@@ -37,13 +37,13 @@ func TestBenchVegetaPrintsRatesAndMedians(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\nstderr:\n%s", err, stderr)
 	}
-	for _, want := range []string{"bare       POST " + srv.URL + "/e/?", "realistic/replay", "median", "CPU time of this process"} {
+	for _, want := range []string{"static requests in the stream's mix", "% POST " + srv.URL + "/", "prebuilt   vegeta, fresh requests", "live       shakedown load --prebuild-memory 0", "live/bare", "realistic/prebuilt", "median", "CPU time of this process"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
-	if n := strings.Count(stderr, "round "); n != 6 || !strings.Contains(stderr, "seed 7") {
-		t.Errorf("stderr has %d round lines, want 6, and the seed:\n%s", n, stderr)
+	if n := strings.Count(stderr, "round "); n != 8 || !strings.Contains(stderr, "seed 7") {
+		t.Errorf("stderr has %d round lines, want 8, and the seed:\n%s", n, stderr)
 	}
 }
 

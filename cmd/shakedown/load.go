@@ -13,7 +13,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/spf13/cobra"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 	"golang.org/x/term"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -45,6 +47,7 @@ type loadFlags struct {
 	chUser, chPassword     string
 	e2eTimeout             time.Duration
 	pool                   int
+	prebuildMemory         string
 	maxWorkers             uint64
 	timeout                time.Duration
 	workers                int
@@ -109,6 +112,7 @@ wrong (nothing is sent), 130 when interrupted (the partial report is still writt
 	fl.StringVar(&f.chPassword, "clickhouse-password", "", "ClickHouse password (default: from --state, else $CLICKHOUSE_PASSWORD; prefer those to keep it off the command line)")
 	fl.DurationVar(&f.e2eTimeout, "e2e-timeout", 30*time.Second, "a sampled event not queryable this long after its send counts as lost")
 	fl.IntVar(&f.pool, "pool", 0, "build N targets up front and cycle through them (repeats events; the default builds unique targets ahead of the pacer on every core)")
+	fl.StringVar(&f.prebuildMemory, "prebuild-memory", defaultPrebuildMemory, "build the run's requests before the attack, up to this much memory (e.g. 512Mi; 0: build every request during the attack), so the attack leaves the target the CPU building takes; past it requests are built during the attack, ahead of the pacer")
 	fl.Uint64Var(&f.maxWorkers, "max-workers", 0, "bound vegeta's workers (0: unbounded, the open model; bounding hides stalls from vegeta's own latency)")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "per-request timeout")
 	fl.IntVar(&f.workers, "workers", 0, "run the attack on N pods of an indexed Kubernetes Job at rate/N each, and merge their results")
@@ -186,6 +190,10 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 	if err != nil {
 		return &exitError{code: exitUsage, msg: err.Error()}
 	}
+	prebuildBytes, err := parseMemory("prebuild-memory", f.prebuildMemory)
+	if err != nil {
+		return &exitError{code: exitUsage, msg: err.Error()}
+	}
 	if len(f.reports) == 0 {
 		f.reports = []string{"text"}
 	}
@@ -234,6 +242,8 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 		if err := gen.Warm(ctx); err != nil {
 			return err
 		}
+	} else if err := prebuildRequests(ctx, stderr, gen, pacer, f.duration, prebuildBytes); err != nil {
+		return err
 	}
 	live := newLiveProgress(stderr)
 	howLong := "for " + f.duration.String()
@@ -455,6 +465,9 @@ func workerSpec(f loadFlags) (distributed.Spec, error) {
 	if f.pool > 0 {
 		args = append(args, "--pool", strconv.Itoa(f.pool))
 	}
+	if f.prebuildMemory != defaultPrebuildMemory {
+		args = append(args, "--prebuild-memory", f.prebuildMemory)
+	}
 	return distributed.Spec{Name: f.jobName, Namespace: f.namespace, Image: f.workerImage, Workers: f.workers, Rate: f.rate, Args: args,
 		Deadline: f.duration + f.e2eTimeout + 5*time.Minute}, nil
 }
@@ -516,4 +529,59 @@ func (l *liveProgress) done() {
 	if l.interactive {
 		fmt.Fprint(l.w, "\r\033[K")
 	}
+}
+
+// defaultPrebuildMemory is --prebuild-memory's default: at the default mix's
+// ~3 KB a request, about 80,000 requests, built in about 2 s on 2 cores.
+const defaultPrebuildMemory = "256Mi"
+
+// prebuildHorizon is how much of a run without an end is prebuilt.
+const prebuildHorizon = time.Minute
+
+// parseMemory reads a size such as 256Mi, 1G or 0.
+func parseMemory(flag, s string) (int64, error) {
+	q, err := resource.ParseQuantity(s)
+	if err != nil || q.Sign() < 0 {
+		return 0, fmt.Errorf("--%s %q: want a size such as 256Mi, 1Gi or 0", flag, s)
+	}
+	return q.Value(), nil
+}
+
+// prebuildRequests builds the requests the pacer schedules over the run (the
+// first prebuildHorizon of a run without an end), up to maxBytes, before the
+// attack starts; see traffic.Generator.Prebuild.
+func prebuildRequests(ctx context.Context, stderr io.Writer, gen *traffic.Generator, pacer vegeta.Pacer, duration time.Duration, maxBytes int64) error {
+	if maxBytes <= 0 {
+		return nil
+	}
+	window := duration
+	if window <= 0 {
+		window = prebuildHorizon
+	}
+	n := record.NewSchedule(pacer).Count(window)
+	if n == 0 {
+		return nil
+	}
+	n = min(n, uint64(maxBytes/512)) // no request is smaller than 512 bytes: bounds the slice
+	began := time.Now()
+	live := newLiveProgress(stderr)
+	lastLine := time.Now()
+	built, err := gen.Prebuild(ctx, int(n), maxBytes, func(done int) {
+		if live.interactive {
+			fmt.Fprintf(stderr, "\r\033[Kbuilding requests ahead: %d of %d", done, n)
+		} else if time.Since(lastLine) >= 10*time.Second {
+			lastLine = time.Now()
+			fmt.Fprintf(stderr, "%s building requests ahead: %d of %d\n", time.Now().UTC().Format("15:04:05"), done, n)
+		}
+	})
+	live.done()
+	if err != nil {
+		return fmt.Errorf("build requests before the attack: %w", err)
+	}
+	rest := ""
+	if uint64(built) < n {
+		rest = fmt.Sprintf("; the other %d are built during the attack (raise --prebuild-memory to build more ahead)", n-uint64(built))
+	}
+	fmt.Fprintf(stderr, "built %d requests before the attack in %s%s\n", built, time.Since(began).Round(10*time.Millisecond), rest)
+	return nil
 }

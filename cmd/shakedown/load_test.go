@@ -289,6 +289,8 @@ func TestLoadExitCodes(t *testing.T) {
 		{"malformed threshold", []string{"--duration", "300ms", "--threshold", "p(95)<<3"}, exitUsage, "threshold"},
 		{"unknown report", []string{"--duration", "300ms", "--report", "pdf"}, exitUsage, "--report"},
 		{"bad mix", []string{"--duration", "300ms", "--mix", "event"}, exitUsage, "--mix"},
+		{"bad prebuild memory", []string{"--duration", "300ms", "--prebuild-memory", "lots"}, exitUsage, "--prebuild-memory"},
+		{"negative prebuild memory", []string{"--duration", "300ms", "--prebuild-memory", "-1Mi"}, exitUsage, "--prebuild-memory"},
 		{"threshold fails", []string{"--duration", "400ms", "--threshold", "p(95)<1us"}, exitThresholds, "p(95)<1us"},
 		{"thresholds pass", []string{"--duration", "400ms", "--threshold", "errors<50%"}, 0, ""},
 	} {
@@ -307,5 +309,45 @@ func TestLoadExitCodes(t *testing.T) {
 				t.Errorf("a refused command sent %d requests", sent)
 			}
 		})
+	}
+}
+
+func TestLoadPrebuildsTheRunsRequests(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		bodies = map[string]int{}
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies[r.URL.RawQuery+string(b)]++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	base := []string{"--target", srv.URL, "--token", "phc_x", "--sample-every", "0", "--report", "json", "--rate", "100", "--duration", "500ms",
+		"--mix", "event=1,array=1,batch=1"}
+	// 100/s for 0.5 s: the pacer schedules 50 requests, all built beforehand.
+	_, stderr, err := runLoadCmd(t, 30*time.Second, base...)
+	if err != nil || !strings.Contains(stderr, "built 50 requests before the attack") {
+		t.Fatalf("err %v; stderr lacks the 50 prebuilt requests:\n%s", err, stderr)
+	}
+	// Only a few fit in 8 KiB: the others are built during the attack.
+	_, stderr, err = runLoadCmd(t, 30*time.Second, append(base, "--prebuild-memory", "8Ki", "--seed", "3")...)
+	if err != nil || !strings.Contains(stderr, "are built during the attack") {
+		t.Fatalf("err %v; stderr does not say the rest are built during the attack:\n%s", err, stderr)
+	}
+	_, stderr, err = runLoadCmd(t, 30*time.Second, append(base, "--prebuild-memory", "0")...)
+	if err != nil || strings.Contains(stderr, "before the attack") {
+		t.Fatalf("err %v; --prebuild-memory 0 still prebuilt:\n%s", err, stderr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) < 140 {
+		t.Errorf("%d distinct requests over three runs of 50, want about 150", len(bodies))
+	}
+	for b, n := range bodies {
+		if n > 1 {
+			t.Errorf("a request was sent %d times: %.80s", n, b)
+		}
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
@@ -173,6 +174,34 @@ type Generator struct {
 	warmOnce sync.Once
 	warmErr  error
 	pool     []Target
+
+	// prebuilt holds the targets Prebuild built, taken by Targeter first.
+	prebuilt atomic.Pointer[prebuiltRun]
+}
+
+// prebuiltRun is one Prebuild's targets, in chunks of prebuiltChunk, and how
+// many of them were taken.
+type prebuiltRun struct {
+	chunks [][]Target
+	n      int64
+	taken  atomic.Int64
+}
+
+// prebuiltChunk is how many targets a chunk of a prebuilt run holds: a run is
+// allocated as it is built, not for the count asked.
+const prebuiltChunk = 4096
+
+// take returns the next prebuilt target, if one is left, and how many are left
+// after it.
+func (r *prebuiltRun) take() (Target, int, bool) {
+	i := r.taken.Add(1) - 1
+	if i >= r.n {
+		return Target{}, 0, false
+	}
+	slot := &r.chunks[i/prebuiltChunk][i%prebuiltChunk]
+	t := *slot
+	*slot = Target{} // sent once: let it go
+	return t, int(r.n - i - 1), true
 }
 
 type weighted[T comparable] struct {
@@ -318,6 +347,20 @@ func (g *Generator) Targeter(ctx context.Context, observe func(*Target)) vegeta.
 			return vegeta.ErrNilTarget
 		}
 		var t Target
+		if run := g.prebuilt.Load(); run != nil {
+			var left int
+			var ok bool
+			if t, left, ok = run.take(); ok {
+				if left <= g.opts.Ahead && g.opts.Pool <= 0 && g.opts.Ahead > 0 {
+					start.Do(func() { queue = g.ahead(ctx) }) // the builders catch up before the prebuilt run ends
+				}
+				*vt = t.Target
+				if observe != nil {
+					observe(&t)
+				}
+				return nil
+			}
+		}
 		if g.opts.Pool > 0 || g.opts.Ahead < 0 {
 			var err error
 			if t, err = g.Next(ctx); err != nil {
@@ -337,6 +380,85 @@ func (g *Generator) Targeter(ctx context.Context, observe func(*Target)) vegeta.
 		}
 		return nil
 	}
+}
+
+// Prebuild builds the stream's next targets before an attack, on every core,
+// until n are built or their bodies and URLs hold maxBytes (0: no bound); the
+// Targeter sends them first, in order, then builds as usual. A target's content
+// depends only on its index, so building it early changes nothing that is sent,
+// and the attack spends no CPU building what was prebuilt: for runs that fit
+// in memory, the target gets the CPU a bare attacker would leave it. progress,
+// when not nil, is called now and then with the count built so far. Call it
+// before the attack's Targeter is used; a later call replaces the targets not
+// yet taken, and n <= 0 drops them. With a Pool it does nothing. It returns
+// how many it built.
+func (g *Generator) Prebuild(ctx context.Context, n int, maxBytes int64, progress func(built int)) (int, error) {
+	if g.opts.Pool > 0 {
+		return 0, nil
+	}
+	if n <= 0 {
+		g.prebuilt.Store(nil)
+		return 0, nil
+	}
+	run := &prebuiltRun{}
+	var (
+		claimed atomic.Int64 // positions handed out
+		bytes   atomic.Int64
+		mu      sync.Mutex // guards run.chunks' growth and built
+		built   int
+	)
+	slot := func(i int64) *Target {
+		mu.Lock()
+		defer mu.Unlock()
+		for int64(len(run.chunks))*prebuiltChunk <= i {
+			run.chunks = append(run.chunks, make([]Target, prebuiltChunk))
+		}
+		return &run.chunks[i/prebuiltChunk][i%prebuiltChunk]
+	}
+	first := g.next.Load()
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := g.newBuilder()
+			done := 0
+			for ctx.Err() == nil && (maxBytes <= 0 || bytes.Load() < maxBytes) {
+				i := claimed.Add(1) - 1
+				if i >= int64(n) {
+					break
+				}
+				t := b.build(first + uint64(i))
+				bytes.Add(t.memory())
+				*slot(i) = t
+				if done++; done%1024 == 0 && progress != nil {
+					mu.Lock()
+					built += 1024
+					progress(built)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("traffic: prebuild: %w", err)
+	}
+	// Positions are claimed in order and every claimed one is built, so the
+	// built ones are the first min(claimed, n).
+	run.n = min(claimed.Load(), int64(n))
+	g.next.Store(first + uint64(run.n))
+	g.prebuilt.Store(run)
+	if progress != nil {
+		progress(int(run.n))
+	}
+	return int(run.n), nil
+}
+
+// memory is about what t takes in memory.
+func (t *Target) memory() int64 {
+	m := int64(unsafe.Sizeof(*t)) + int64(len(t.Body)+len(t.URL)+len(t.DistinctID))
+	return m + int64(len(t.UUIDs)+len(t.Sampled))*int64(unsafe.Sizeof("")+36)
 }
 
 // ahead starts GOMAXPROCS goroutines that build the stream's next targets into the

@@ -330,3 +330,75 @@ func TestPoolRepeatsTargetsAndSamplesFirstPassOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestPrebuildSendsTheSameStreamWithoutBuildersUntilItRunsLow(t *testing.T) {
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer waitGoroutines(t, before)
+	defer cancel()
+	g := newGen(t, Options{Seed: 9, SampleEvery: 5, Ahead: 32, First: 100})
+	ref := newGen(t, Options{Seed: 9, SampleEvery: 5})
+	var reports []int
+	n, err := g.Prebuild(ctx, 3000, 0, func(built int) { reports = append(reports, built) })
+	if err != nil || n != 3000 {
+		t.Fatalf("Prebuild = %d, %v; want 3000", n, err)
+	}
+	if len(reports) == 0 || reports[len(reports)-1] != 3000 {
+		t.Errorf("progress reports %v, want the last to be 3000", reports)
+	}
+	var seen []Target
+	tr := g.Targeter(ctx, func(tg *Target) { seen = append(seen, *tg) })
+	var vt vegeta.Target
+	for i := 0; i < 3000+500; i++ {
+		if err := tr(&vt); err != nil {
+			t.Fatal(err)
+		}
+		if i == 2000 && runtime.NumGoroutine() > before+1 {
+			t.Errorf("%d goroutines while 1000 prebuilt targets are left, %d before: want no builders yet", runtime.NumGoroutine(), before)
+		}
+	}
+	indices := map[uint64]bool{}
+	for i, tg := range seen {
+		if i < 3000 && tg.Index != uint64(100+i) {
+			t.Fatalf("prebuilt target %d has index %d, want %d: prebuilt targets go out in order from First", i, tg.Index, 100+i)
+		}
+		if indices[tg.Index] {
+			t.Fatalf("index %d came twice", tg.Index)
+		}
+		indices[tg.Index] = true
+		want, _ := ref.At(ctx, tg.Index)
+		if !want.Target.Equal(&tg.Target) || strings.Join(want.Sampled, ",") != strings.Join(tg.Sampled, ",") {
+			t.Fatalf("target %d differs from At(%d)", tg.Index, tg.Index)
+		}
+	}
+	for _, tg := range seen[3000:] {
+		if tg.Index < 3100 {
+			t.Fatalf("target %d after the prebuilt run repeats a prebuilt index", tg.Index)
+		}
+	}
+}
+
+func TestPrebuildStopsAtTheByteBound(t *testing.T) {
+	g := newGen(t, Options{Seed: 2})
+	n, err := g.Prebuild(context.Background(), 100_000, 1<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := g.prebuilt.Load()
+	var bytes int64
+	for _, c := range run.chunks {
+		for _, tg := range c {
+			bytes += tg.memory()
+		}
+	}
+	// Each worker may pass the bound by the target it was building.
+	if n == 0 || n >= 100_000 || run.n != int64(n) || len(run.chunks) != (n+prebuiltChunk-1)/prebuiltChunk ||
+		bytes < 1<<20 || bytes > 1<<20+int64(runtime.GOMAXPROCS(0))*512<<10 {
+		t.Errorf("built %d targets of %d bytes, want about 1 MiB", n, bytes)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := newGen(t, Options{Seed: 2}).Prebuild(ctx, 1000, 0, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Prebuild with an ended context = %v, want context.Canceled", err)
+	}
+}
