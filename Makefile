@@ -6,7 +6,7 @@ GO        ?= go
 BIN       := bin/shakedown
 # Debian packages and a file each one installs, to tell whether it is present.
 DEB_DEPS  := clickhouse-server:/usr/sbin/clickhouse-server postgresql:/usr/lib/postgresql
-TEST_DEB_DEPS := chromium:/usr/bin/chromium nodejs:/usr/bin/node
+TEST_DEB_DEPS := chromium:/usr/bin/chromium nodejs:/usr/bin/node shellcheck:/usr/bin/shellcheck
 TEST_FLAGS ?= -count=1 -timeout 60m
 # Kubernetes versions whose control planes `make deps` builds and caches (the tests use them).
 K8S_VERSIONS ?= 1.28.15,1.34.4
@@ -49,7 +49,8 @@ stack-deps:
 	@$(GO) mod download
 
 ## test-deps: what the tests need beyond the stack: Node.js runs posthog-node and drives
-## Debian's Chromium, where posthog-js runs, in the SDK tests (npm packages and helm-unittest's
+## Debian's Chromium, where posthog-js runs, in the SDK tests; shellcheck checks the workflows'
+## run scripts through actionlint (npm packages and helm-unittest's
 ## CLI are fetched by the tests into ~/.cache/shakedown)
 test-deps: stack-deps
 	$(call install_debs,$(TEST_DEB_DEPS))
