@@ -29,6 +29,7 @@ func newRootCmd() *cobra.Command {
 		newE2ECmd(),
 		newLoadCmd(),
 		newBenchCmd(),
+		newGateCmd(),
 	)
 	return root
 }

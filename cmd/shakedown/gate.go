@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shakedown-dev/shakedown/gate"
+	"github.com/shakedown-dev/shakedown/internal/progress"
+	"github.com/shakedown-dev/shakedown/internal/stack"
+	"github.com/shakedown-dev/shakedown/loadgen/report"
+	"github.com/shakedown-dev/shakedown/result"
+)
+
+type gateFlags struct {
+	file, state, target, token string
+	clickhouse, chUser, chPass string
+	chDatabase, baseline, out  string
+	reports                    []string
+	seed                       uint64
+}
+
+// newGateCmd is `shakedown gate`: one verdict for a release.
+func newGateCmd() *cobra.Command {
+	var f gateFlags
+	cmd := &cobra.Command{
+		Use:   "gate",
+		Short: "Give one verdict for a release: smoke, e2e and load stages against a deployment",
+		Long: `Runs the stages of a gate file against a deployment and gives one verdict:
+
+  smoke  liveness, readiness, the ingestion metrics, the event store answering;
+  e2e    events sent == events stored, per uuid, in every encoding; flags answered
+         on /flags (v=2) and /decide (v=3);
+  load   realistic traffic at a paced rate, held to thresholds (and, with
+         --baseline, to an earlier gate result's p95 and throughput within the
+         gate file's margin).
+
+The gate file (--gate, default ./gate.yaml when present, else the defaults that
+` + "`shakedown gate init`" + ` writes) turns stages off and sets what they hold the release to.
+The report opens with the verdict and the first failing stage with its evidence.
+With GITHUB_STEP_SUMMARY set, the Markdown report is appended to it.
+
+Exit status: 0 the gate passed, 1 it failed, 2 used wrong (flags, gate file),
+130 interrupted (the checks made so far are reported).`,
+		Example: `  shakedown gate init                       # writes a commented gate.yaml
+  shakedown gate --state .stack
+  shakedown gate --state .stack --report html --report md --report json --out gate-report
+  shakedown gate --state .stack --baseline previous/gate.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runGate(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, cmd.Flags().Changed("gate"))
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.file, "gate", "gate.yaml", "gate file (see `shakedown gate init`); without it, the defaults")
+	fl.StringVar(&f.state, "state", "", "the deployment of DIR/stack.json (see `shakedown stack up --state`)")
+	fl.StringVar(&f.target, "target", "", "capture API base URL (default: from --state)")
+	fl.StringVar(&f.token, "token", "", "project API token (default: from --state)")
+	fl.StringVar(&f.clickhouse, "clickhouse", "", "ClickHouse native address host:port the events land in (default: from --state)")
+	fl.StringVar(&f.chUser, "clickhouse-user", "", "ClickHouse user (default: from --state, else \"default\")")
+	fl.StringVar(&f.chPass, "clickhouse-password", "", "ClickHouse password (default: from --state, else $CLICKHOUSE_PASSWORD)")
+	fl.StringVar(&f.chDatabase, "clickhouse-database", "default", "ClickHouse database holding the events table")
+	fl.StringVar(&f.baseline, "baseline", "", "an earlier gate's JSON result: fail on a load regression beyond the gate file's margin")
+	fl.StringArrayVar(&f.reports, "report", nil, "report format, repeatable: text, json, junit, md, html (default text)")
+	fl.StringVar(&f.out, "out", "", "write reports to DIR/gate.<ext> (default: stdout)")
+	fl.Uint64Var(&f.seed, "seed", 0, "seed of the e2e events and the load traffic (default random, in the report)")
+	cmd.AddCommand(newGateInitCmd())
+	return cmd
+}
+
+func newGateInitCmd() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "init [FILE]",
+		Short: "Write a commented gate file with the default stages (default ./gate.yaml)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := "gate.yaml"
+			if len(args) == 1 {
+				path = args[0]
+			}
+			if _, err := os.Stat(path); err == nil && !force {
+				return &exitError{code: exitUsage, msg: fmt.Sprintf("%s exists: pass --force to overwrite it", path)}
+			}
+			if err := os.WriteFile(path, gate.DefaultFile(), 0o644); err != nil {
+				return fmt.Errorf("write the gate file: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: edit it, then run `shakedown gate --gate %s --state DIR`\n", path, path)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
+	return cmd
+}
+
+func runGate(ctx context.Context, stdout, stderr io.Writer, f gateFlags, fileGiven bool) error {
+	usage := func(format string, a ...any) error {
+		return &exitError{code: exitUsage, msg: fmt.Sprintf(format, a...)}
+	}
+	t := gate.Target{CaptureURL: f.target, Token: f.token, ClickHouse: f.clickhouse, User: f.chUser, Password: f.chPass, Database: f.chDatabase}
+	if f.state != "" {
+		e, err := stack.ReadState(f.state)
+		if err != nil {
+			return usage("--state: %v", err)
+		}
+		t.CaptureURL, t.Token = orFlag(t.CaptureURL, e.CaptureURL), orFlag(t.Token, e.Token)
+		t.ClickHouse, t.User, t.Password = orFlag(t.ClickHouse, e.ClickHouseNative), orFlag(t.User, e.ClickHouseUser), orFlag(t.Password, e.ClickHousePassword)
+	}
+	t.Password = orFlag(t.Password, os.Getenv("CLICKHOUSE_PASSWORD"))
+	if t.CaptureURL == "" || t.Token == "" {
+		return usage("no deployment: pass --state DIR of `shakedown stack up --state DIR`, or --target URL --token T --clickhouse host:port")
+	}
+	if len(f.reports) == 0 {
+		f.reports = []string{"text"}
+	}
+	for _, r := range f.reports {
+		if _, ok := result.Formats[r]; !ok {
+			return usage("--report %q: want text, json, junit, md or html", r)
+		}
+	}
+	opts := gate.Options{Target: t, Seed: f.seed, Meta: map[string]string{"command": report.CommandLine(os.Args)}}
+	if _, err := os.Stat(f.file); err == nil || fileGiven {
+		cfg, err := gate.ReadConfig(f.file)
+		if err != nil {
+			return usageExit(err, gate.ErrInvalidConfig)
+		}
+		opts.Config = cfg
+		opts.Meta["gate file"] = f.file
+	} else {
+		opts.Meta["gate file"] = "(defaults: no gate.yaml here)"
+	}
+	if f.baseline != "" {
+		b, err := result.Read(f.baseline)
+		if err != nil {
+			return usage("--baseline: %v", err)
+		}
+		opts.Baseline = b
+	}
+	steps := progress.New(stderr)
+	opts.Progress = func(stage, step string) { steps.Step(stage + ": " + step) }
+	rep, err := gate.Run(ctx, opts)
+	steps.Done()
+	if rep == nil {
+		return usageExit(err, gate.ErrInvalidConfig)
+	}
+	if werr := writeGateReports(stdout, f, rep); werr != nil {
+		return werr
+	}
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return &exitError{code: exitInterrupted, msg: "interrupted; the report holds the checks made so far"}
+	case err != nil:
+		return err
+	case !rep.Passed():
+		return &exitError{code: exitCheckFailed, msg: fmt.Sprintf("gate failed at stage %s", failedStage(rep))}
+	}
+	return nil
+}
+
+func failedStage(r *result.Report) string {
+	if r.FirstFailure != nil {
+		return r.FirstFailure.Stage
+	}
+	return "(none ran)"
+}
+
+// writeGateReports writes every --report format, to --out DIR or stdout, and
+// the Markdown report to GitHub's step summary when it is set.
+func writeGateReports(stdout io.Writer, f gateFlags, rep *result.Report) error {
+	if f.out != "" {
+		if err := os.MkdirAll(f.out, 0o755); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+	}
+	for _, format := range f.reports {
+		if f.out == "" {
+			if err := rep.Write(stdout, format); err != nil {
+				return err
+			}
+			continue
+		}
+		path := filepath.Join(f.out, "gate."+result.Formats[format])
+		file, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		err = rep.Write(file, format)
+		if cerr := file.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", path)
+	}
+	if path := os.Getenv("GITHUB_STEP_SUMMARY"); path != "" {
+		file, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return fmt.Errorf("GITHUB_STEP_SUMMARY: %w", err)
+		}
+		err = rep.WriteMarkdown(file)
+		if cerr := file.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write the step summary: %w", err)
+		}
+	}
+	return nil
+}

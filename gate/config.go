@@ -1,0 +1,186 @@
+package gate
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/shakedown-dev/shakedown/loadgen/threshold"
+)
+
+// ConfigVersion is the gate file version this shakedown reads.
+const ConfigVersion = 1
+
+// ErrInvalidConfig wraps every error about a gate file or Options the caller
+// must fix: the CLI exits 2 for them.
+var ErrInvalidConfig = errors.New("invalid gate configuration")
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, a...))
+}
+
+// Config is a gate file: which stages run, and what each holds the release to.
+// Every stage is on unless `enabled: false`; fields left out take the
+// defaults of DefaultConfig.
+type Config struct {
+	// Version must be ConfigVersion.
+	Version int    `json:"version"`
+	Stages  Stages `json:"stages"`
+}
+
+// Stages are the gate's stages, in the order they run.
+type Stages struct {
+	Smoke SmokeStage `json:"smoke"`
+	E2E   E2EStage   `json:"e2e"`
+	Load  LoadStage  `json:"load"`
+}
+
+// Switch turns a stage off with `enabled: false`.
+type Switch struct {
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// On tells whether the stage runs (true unless turned off).
+func (s Switch) On() bool { return s.Enabled == nil || *s.Enabled }
+
+// SmokeStage checks that the deployment is up before anything is sent.
+type SmokeStage struct {
+	Switch
+	// Metrics are series /metrics must expose (default: capture's requests and
+	// accepted events).
+	Metrics []string `json:"metrics,omitempty"`
+}
+
+// E2EStage sends uniquely identified events and requires every acknowledged
+// one stored exactly once; it also asks the flags endpoints for a person's
+// flags.
+type E2EStage struct {
+	Switch
+	// Events and People size the stream (defaults 2,000 and 200).
+	Events int `json:"events,omitempty"`
+	People int `json:"people,omitempty"`
+	// Wait bounds how long acknowledged events may take to be stored
+	// (default 2m).
+	Wait Duration `json:"wait,omitempty"`
+}
+
+// LoadStage drives realistic traffic at a paced rate and holds it to
+// thresholds (the syntax of `shakedown load --threshold`).
+type LoadStage struct {
+	Switch
+	// Rate in requests per second (default 100) for Duration (default 20s).
+	Rate     float64  `json:"rate,omitempty"`
+	Duration Duration `json:"duration,omitempty"`
+	// Thresholds must all hold (default p(95)<500ms, errors<1%,
+	// rate>=0.95*target).
+	Thresholds []string `json:"thresholds,omitempty"`
+	// Baseline, when a previous result is given, is how much worse p95
+	// latency and throughput may get before the gate fails (default 20%).
+	Margin string `json:"margin,omitempty"`
+}
+
+// Duration is a time.Duration written as "20s" in a gate file.
+type Duration time.Duration
+
+// UnmarshalJSON reads "20s", "2m".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("duration %s: want a length such as 20s or 2m", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes "20s".
+func (d Duration) MarshalJSON() ([]byte, error) { return []byte(`"` + time.Duration(d).String() + `"`), nil }
+
+// DefaultConfig is the gate of a gate file that sets nothing: every stage on,
+// sized to pass on a healthy local stack in about a minute.
+func DefaultConfig() Config {
+	return Config{Version: ConfigVersion, Stages: Stages{
+		Smoke: SmokeStage{Metrics: []string{"shakedown_capture_http_requests_total", "shakedown_capture_events_accepted_total"}},
+		E2E:   E2EStage{Events: 2000, People: 200, Wait: Duration(2 * time.Minute)},
+		Load: LoadStage{Rate: 100, Duration: Duration(20 * time.Second),
+			Thresholds: []string{"p(95)<500ms", "errors<1%", "rate>=0.95*target"}, Margin: "20%"},
+	}}
+}
+
+// withDefaults fills what c leaves out from DefaultConfig and checks it.
+func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
+	if c.Version != ConfigVersion {
+		return c, invalid("version %d: this shakedown reads gate files of version %d (write one with `shakedown gate init`)", c.Version, ConfigVersion)
+	}
+	s := &c.Stages
+	if s.Smoke.Metrics == nil {
+		s.Smoke.Metrics = d.Stages.Smoke.Metrics
+	}
+	if s.E2E.Events == 0 {
+		s.E2E.Events = d.Stages.E2E.Events
+	}
+	if s.E2E.People == 0 {
+		s.E2E.People = d.Stages.E2E.People
+	}
+	if s.E2E.Wait == 0 {
+		s.E2E.Wait = d.Stages.E2E.Wait
+	}
+	if s.Load.Rate == 0 {
+		s.Load.Rate = d.Stages.Load.Rate
+	}
+	if s.Load.Duration == 0 {
+		s.Load.Duration = d.Stages.Load.Duration
+	}
+	if s.Load.Thresholds == nil {
+		s.Load.Thresholds = d.Stages.Load.Thresholds
+	}
+	if s.Load.Margin == "" {
+		s.Load.Margin = d.Stages.Load.Margin
+	}
+	switch {
+	case s.E2E.Events < 1 || s.E2E.People < 1:
+		return c, invalid("stages.e2e: events %d and people %d must be at least 1", s.E2E.Events, s.E2E.People)
+	case s.Load.Rate < 0.001:
+		return c, invalid("stages.load.rate %v: want at least 0.001 requests per second", s.Load.Rate)
+	}
+	if _, err := threshold.ParseAll(s.Load.Thresholds); err != nil {
+		return c, invalid("stages.load.thresholds: %v", err)
+	}
+	if _, err := threshold.ParseShare(s.Load.Margin); err != nil {
+		return c, invalid("stages.load.margin %q: %v", s.Load.Margin, err)
+	}
+	return c, nil
+}
+
+// ReadConfig reads a gate file; unknown fields are errors, so a misspelt
+// stage or setting is not silently ignored.
+func ReadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, invalid("read gate file: %v (write one with `shakedown gate init`)", err)
+	}
+	return ParseConfig(path, b)
+}
+
+// ParseConfig parses a gate file's bytes; name is for messages.
+func ParseConfig(name string, b []byte) (Config, error) {
+	var c Config
+	if err := yaml.UnmarshalStrict(b, &c); err != nil {
+		return Config{}, invalid("gate file %s: %v", name, err)
+	}
+	return c.withDefaults()
+}
+
+//go:embed gate.default.yaml
+var defaultFile []byte
+
+// DefaultFile is what `shakedown gate init` writes: DefaultConfig with every
+// setting explained.
+func DefaultFile() []byte { return bytes.Clone(defaultFile) }

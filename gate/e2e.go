@@ -1,0 +1,115 @@
+package gate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/shakedown-dev/shakedown/result"
+	"github.com/shakedown-dev/shakedown/suites/e2e"
+)
+
+// e2e sends uniquely identified events through every encoding and requires
+// each acknowledged one stored exactly once, then asks for a person's flags.
+func (r *runner) e2e(ctx context.Context) bool {
+	st := r.cfg.Stages.E2E
+	r.step(StageE2E, fmt.Sprintf("sending %d events, waiting until every acknowledged one is stored", st.Events))
+	c := r.check(StageE2E, "e2e", "events sent == events stored", func() result.Check {
+		conn, err := r.clickhouse(ctx)
+		if err != nil {
+			return result.Check{Status: result.Error, Summary: err.Error()}
+		}
+		events := e2e.Generate(r.opts.Seed, st.Events, st.People)
+		sent, err := e2e.Send(ctx, r.t.CaptureURL, r.t.Token, events, e2e.SendOptions{Seed: r.opts.Seed, KeepGoing: true, RetryFor: 30 * time.Second})
+		if err != nil {
+			return result.Check{Status: result.Error, Summary: fmt.Sprintf("sending: %v", err)}
+		}
+		stored, waitErr := e2e.WaitStored(ctx, conn, r.t.Database, sent.Acked, time.Duration(st.Wait))
+		acked := uint64(len(sent.Acked))
+		ms := []result.Measurement{
+			{Name: "sent", Value: float64(len(events)), Unit: "events", Pass: true},
+			{Name: "acknowledged", Value: float64(acked), Unit: "events", Pass: true},
+			{Name: "refused", Value: float64(len(sent.Refused)), Unit: "events", Pass: true},
+			{Name: "lost", Value: float64(stored.MissingCount), Unit: "events", Limit: "= 0", Pass: stored.MissingCount == 0},
+			{Name: "duplicates", Value: float64(stored.Rows) - float64(min(stored.Rows, stored.Distinct)), Unit: "rows", Limit: "= 0", Pass: stored.Rows == stored.Distinct},
+		}
+		evidence := []string{"statuses " + statuses(sent.Status)}
+		switch {
+		case waitErr != nil && stored.MissingCount == 0:
+			return result.Check{Status: result.Error, Summary: fmt.Sprintf("counting stored events: %v", waitErr), Measurements: ms}
+		case stored.MissingCount > 0:
+			evidence = append(evidence, "first missing uuids: "+strings.Join(stored.Missing, " "))
+			return result.Check{Status: result.Fail, Measurements: ms, Evidence: evidence,
+				Summary: fmt.Sprintf("%d of %d acknowledged events not stored after %s", stored.MissingCount, acked, time.Duration(st.Wait))}
+		case stored.Rows != acked || stored.Distinct != acked:
+			return result.Check{Status: result.Fail, Measurements: ms, Evidence: evidence,
+				Summary: fmt.Sprintf("%d acknowledged, %d rows stored (FINAL), %d distinct uuids", acked, stored.Rows, stored.Distinct)}
+		case len(sent.Refused) > 0:
+			evidence = append(evidence, sent.RefusedErrors...)
+			return result.Check{Status: result.Fail, Measurements: ms, Evidence: evidence,
+				Summary: fmt.Sprintf("capture refused %d of %d events of a healthy stream", len(sent.Refused), len(events))}
+		}
+		return result.Check{Status: result.Pass, Measurements: ms, Evidence: evidence,
+			Summary: fmt.Sprintf("all %d acknowledged events stored exactly once", acked)}
+	})
+	r.step(StageE2E, "flags")
+	f := r.check(StageE2E, "e2e", "flags answered", func() result.Check { return r.flags(ctx) })
+	return c.Status == result.Pass && f.Status == result.Pass
+}
+
+// flags asks /flags (v=2, current SDKs) and /decide (v=3, older ones) for a
+// person's flags, as posthog-js does, and requires a flags map without errors.
+func (r *runner) flags(ctx context.Context) result.Check {
+	base := strings.TrimRight(r.t.CaptureURL, "/")
+	body, _ := json.Marshal(map[string]any{"token": r.t.Token, "distinct_id": fmt.Sprintf("shakedown-gate-%d", r.opts.Seed)})
+	var evidence []string
+	for _, ep := range []struct{ path, key string }{{"/flags/?v=2", "flags"}, {"/decide/?v=3", "featureFlags"}} {
+		reqCtx, cancel := context.WithTimeout(ctx, httpTimeout)
+		req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, base+ep.path, bytes.NewReader(body))
+		if err != nil {
+			cancel()
+			return result.Check{Status: result.Error, Summary: err.Error()}
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			cancel()
+			return result.Check{Status: result.Fail, Summary: fmt.Sprintf("POST %s: %v", ep.path, err)}
+		}
+		reply, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		cancel()
+		var parsed map[string]json.RawMessage
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(reply, &parsed) != nil {
+			return result.Check{Status: result.Fail, Summary: fmt.Sprintf("POST %s answered %d", ep.path, resp.StatusCode), Evidence: []string{snippet(string(reply))}}
+		}
+		if _, ok := parsed[ep.key]; !ok {
+			return result.Check{Status: result.Fail, Summary: fmt.Sprintf("POST %s answered without %q: SDKs would see no flags", ep.path, ep.key), Evidence: []string{snippet(string(reply))}}
+		}
+		if string(parsed["errorsWhileComputingFlags"]) == "true" {
+			return result.Check{Status: result.Fail, Summary: fmt.Sprintf("POST %s: errorsWhileComputingFlags is true", ep.path), Evidence: []string{snippet(string(reply))}}
+		}
+		evidence = append(evidence, fmt.Sprintf("%s: 200 with %q", ep.path, ep.key))
+	}
+	return result.Check{Status: result.Pass, Summary: "/flags (v=2) and /decide (v=3) answered a person's flags", Evidence: evidence}
+}
+
+// statuses formats status counts as "200×40 503×2".
+func statuses(m map[int]int) string {
+	codes := make([]int, 0, len(m))
+	for c := range m {
+		codes = append(codes, c)
+	}
+	sort.Ints(codes)
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = fmt.Sprintf("%d×%d", c, m[c])
+	}
+	return strings.Join(parts, " ")
+}

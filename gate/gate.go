@@ -1,0 +1,168 @@
+// Package gate gives one verdict for a release: it runs stages (smoke, e2e,
+// load) against a deployment and gathers their checks in one result.Report,
+// which opens with the verdict and the first failing stage with its
+// evidence. What each stage holds the release to comes from a gate file
+// (Config); Run is the library entry point `shakedown gate` maps its flags to.
+package gate
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/shakedown-dev/shakedown/result"
+)
+
+// Target is the deployment under the gate.
+type Target struct {
+	// CaptureURL is the capture API's base URL; Token a project API token.
+	CaptureURL, Token string
+	// ClickHouse is the native address (host:port) of the store the events
+	// land in, with User, Password and Database (default "default").
+	ClickHouse, User, Password, Database string
+}
+
+// Options configure Run.
+type Options struct {
+	Target Target
+	// Config is the gate file's content (DefaultConfig when zero).
+	Config Config
+	// Seed makes the e2e events and the load traffic repeatable (default:
+	// from the clock; recorded in the report).
+	Seed uint64
+	// Baseline, when set, is an earlier gate's report: the load stage fails
+	// on a regression beyond the gate file's margin.
+	Baseline *result.Report
+	// Progress, when set, is told each step as it starts.
+	Progress func(stage, step string)
+	// Meta is copied into the report (command line, gate file).
+	Meta map[string]string
+}
+
+// Run runs every stage the configuration turns on, in order, and returns the
+// report with its verdict. A stage that fails does not stop the ones after
+// it, except that nothing is sent when the smoke stage finds the deployment
+// down. The error is for options the caller must fix (ErrInvalidConfig) or an
+// ended ctx, with the checks made so far in the report.
+func Run(ctx context.Context, opts Options) (*result.Report, error) {
+	if opts.Config.Version == 0 {
+		opts.Config = DefaultConfig()
+	}
+	cfg, err := opts.Config.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	t := opts.Target
+	if t.CaptureURL == "" || t.Token == "" {
+		return nil, invalid("no deployment: the capture URL and a project token are required (--state DIR, or --target URL --token T)")
+	}
+	if t.Database == "" {
+		t.Database = "default"
+	}
+	if opts.Seed == 0 {
+		opts.Seed = uint64(time.Now().UnixNano())
+	}
+	rep := &result.Report{Title: "shakedown gate", Target: t.CaptureURL, Started: time.Now(), Meta: map[string]string{}}
+	for k, v := range opts.Meta {
+		rep.Meta[k] = v
+	}
+	rep.Meta["seed"] = fmt.Sprint(opts.Seed)
+	r := &runner{opts: opts, cfg: cfg, t: t, rep: rep}
+	defer r.close()
+	stages := []struct {
+		name string
+		on   bool
+		run  func(context.Context) bool
+	}{
+		{StageSmoke, cfg.Stages.Smoke.On(), r.smoke},
+		{StageE2E, cfg.Stages.E2E.On(), r.e2e},
+		{StageLoad, cfg.Stages.Load.On(), r.load},
+	}
+	for _, st := range stages {
+		if ctx.Err() != nil {
+			break
+		}
+		if !st.on {
+			rep.Add(result.Check{Layer: st.name, Stage: st.name, Name: st.name, Status: result.Skip, Summary: "turned off in the gate file (enabled: false)"})
+			continue
+		}
+		if !st.run(ctx) && st.name == StageSmoke {
+			for _, later := range stages[1:] {
+				if later.on {
+					rep.Add(result.Check{Layer: later.name, Stage: later.name, Name: later.name, Status: result.Skip,
+						Summary: "not run: the smoke stage found the deployment unhealthy"})
+				}
+			}
+			break
+		}
+	}
+	rep.Duration = time.Since(rep.Started)
+	rep.Finish()
+	if err := ctx.Err(); err != nil {
+		return rep, fmt.Errorf("gate interrupted: %w", err)
+	}
+	return rep, nil
+}
+
+// The stages, in the order they run.
+const (
+	StageSmoke = "smoke"
+	StageE2E   = "e2e"
+	StageLoad  = "load"
+)
+
+// runner holds one Run's state.
+type runner struct {
+	opts Options
+	cfg  Config
+	t    Target
+	rep  *result.Report
+	ch   driver.Conn
+}
+
+func (r *runner) step(stage, s string) {
+	if r.opts.Progress != nil {
+		r.opts.Progress(stage, s)
+	}
+}
+
+// clickhouse connects to the target's store once.
+func (r *runner) clickhouse(ctx context.Context) (driver.Conn, error) {
+	if r.ch != nil {
+		return r.ch, nil
+	}
+	if r.t.ClickHouse == "" {
+		return nil, fmt.Errorf("no ClickHouse address: pass --state DIR or --clickhouse host:port")
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{r.t.ClickHouse},
+		Auth: clickhouse.Auth{Username: r.t.User, Password: r.t.Password}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("connect to ClickHouse %s: %w", r.t.ClickHouse, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second) // a stopped server accepts connections and never answers
+	defer cancel()
+	if err := conn.Ping(pctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ClickHouse %s does not answer: %w", r.t.ClickHouse, err)
+	}
+	r.ch = conn
+	return conn, nil
+}
+
+func (r *runner) close() {
+	if r.ch != nil {
+		r.ch.Close()
+	}
+}
+
+// check times f and adds the check it returns.
+func (r *runner) check(stage, layer, name string, f func() result.Check) result.Check {
+	began := time.Now()
+	c := f()
+	c.Stage, c.Layer, c.Name, c.Duration = stage, layer, name, time.Since(began)
+	r.rep.Add(c)
+	return c
+}

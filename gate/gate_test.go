@@ -1,0 +1,203 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shakedown-dev/shakedown/internal/stack/local"
+	"github.com/shakedown-dev/shakedown/result"
+)
+
+// quick is a gate sized for tests: a few hundred events, a short load.
+func quick() Config {
+	c := DefaultConfig()
+	c.Stages.E2E.Events, c.Stages.E2E.People, c.Stages.E2E.Wait = 300, 30, Duration(time.Minute)
+	c.Stages.Load.Rate, c.Stages.Load.Duration = 50, Duration(2*time.Second)
+	return c
+}
+
+// TestGateOnTheLocalStack runs the gate on a real local stack: it passes when
+// the stack is healthy, and fails naming the right stage when a threshold is
+// too tight, when the event store is down, and when the worker stores
+// nothing.
+func TestGateOnTheLocalStack(t *testing.T) {
+	ctx := context.Background()
+	s, err := local.Up(ctx, local.Options{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatalf("local stack: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(context.Background()); err != nil {
+			t.Errorf("stop stack: %v", err)
+		}
+	})
+	e := s.Endpoints
+	target := Target{CaptureURL: e.CaptureURL, Token: e.Token, ClickHouse: e.ClickHouseNative, User: e.ClickHouseUser, Password: e.ClickHousePassword}
+	run := func(t *testing.T, cfg Config, tg Target) *result.Report {
+		t.Helper()
+		var steps []string
+		rep, err := Run(ctx, Options{Target: tg, Config: cfg, Seed: uint64(time.Now().UnixNano()), Progress: func(stage, step string) { steps = append(steps, stage) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(steps) == 0 {
+			t.Error("no progress reported")
+		}
+		return rep
+	}
+
+	t.Run("healthy stack passes", func(t *testing.T) {
+		rep := run(t, quick(), target)
+		if !rep.Passed() {
+			var b strings.Builder
+			rep.WriteText(&b)
+			t.Fatalf("verdict %s:\n%s", rep.Verdict, b.String())
+		}
+		var names []string
+		for _, st := range rep.Stages {
+			names = append(names, st.Name)
+		}
+		if strings.Join(names, ",") != "smoke,e2e,load" {
+			t.Errorf("stages %v", names)
+		}
+		c := findCheck(rep, StageE2E, "events sent == events stored")
+		if m, ok := c.Measurement("acknowledged"); !ok || m.Value != 300 {
+			t.Errorf("e2e measurements %+v", c.Measurements)
+		}
+	})
+
+	t.Run("too tight a threshold fails the load stage", func(t *testing.T) {
+		cfg := quick()
+		cfg.Stages.Load.Thresholds = []string{"p(95)<1us", "errors<1%"}
+		rep := run(t, cfg, target)
+		f := rep.FirstFailure
+		if rep.Verdict != result.Fail || f == nil || f.Stage != StageLoad || f.Name != "threshold p(95)<1us" {
+			t.Fatalf("verdict %s, first failure %+v", rep.Verdict, f)
+		}
+		if c := findCheck(rep, StageLoad, "threshold errors<1%"); c.Status != result.Pass {
+			t.Errorf("the other threshold: %+v", c)
+		}
+	})
+
+	t.Run("a baseline far better than now fails as a regression", func(t *testing.T) {
+		base := run(t, quick(), target)
+		for i := range base.Checks {
+			for j := range base.Checks[i].Measurements {
+				if m := &base.Checks[i].Measurements[j]; m.Name == measureP95 {
+					m.Value /= 100 // a baseline 100 times faster than this stack
+				}
+			}
+		}
+		rep, err := Run(ctx, Options{Target: target, Config: quick(), Baseline: base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := rep.FirstFailure; f == nil || f.Stage != StageLoad || f.Name != "no regression against the baseline" {
+			t.Fatalf("first failure %+v", f)
+		}
+		same, err := Run(ctx, Options{Target: target, Config: quick(), Baseline: run(t, quick(), target)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := findCheck(same, StageLoad, "no regression against the baseline"); c.Status != result.Pass {
+			t.Errorf("against a run of the same stack: %+v", c)
+		}
+	})
+
+	t.Run("event store down fails the smoke stage and sends nothing", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead := l.Addr().String()
+		l.Close()
+		tg := target
+		tg.ClickHouse = dead
+		rep := run(t, quick(), tg)
+		if f := rep.FirstFailure; f == nil || f.Stage != StageSmoke || f.Name != "event store answers" || !strings.Contains(f.Summary, dead) {
+			t.Fatalf("first failure %+v", f)
+		}
+		for _, st := range rep.Stages[1:] {
+			if st.Status != result.Skip {
+				t.Errorf("stage %s ran with the store down: %s", st.Name, st.Status)
+			}
+		}
+	})
+
+	t.Run("a worker that stores nothing fails the e2e stage", func(t *testing.T) {
+		if err := s.StopWorker(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := s.StartWorker(); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		cfg := quick()
+		cfg.Stages.E2E.Wait = Duration(3 * time.Second)
+		cfg.Stages.Load.Switch = off()
+		rep := run(t, cfg, target)
+		f := rep.FirstFailure
+		if f == nil || f.Stage != StageE2E || f.Name != "events sent == events stored" || !strings.Contains(f.Summary, "not stored") {
+			t.Fatalf("first failure %+v", f)
+		}
+		if lost, _ := f.Measurement("lost"); lost.Value == 0 || lost.Pass {
+			t.Errorf("lost %+v", lost)
+		}
+		if c := findCheck(rep, StageLoad, StageLoad); c.Status != result.Skip || !strings.Contains(c.Summary, "enabled: false") {
+			t.Errorf("the turned-off load stage: %+v", c)
+		}
+	})
+}
+
+func off() Switch {
+	f := false
+	return Switch{Enabled: &f}
+}
+
+func findCheck(r *result.Report, stage, name string) *result.Check {
+	for i := range r.Checks {
+		if r.Checks[i].Stage == stage && r.Checks[i].Name == name {
+			return &r.Checks[i]
+		}
+	}
+	return &result.Check{Status: "missing"}
+}
+
+func TestConfigFilesAndDefaults(t *testing.T) {
+	cfg, err := ParseConfig("gate.default.yaml", DefaultFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := DefaultConfig()
+	if cfg.Stages.Load.Rate != d.Stages.Load.Rate || cfg.Stages.E2E.Events != d.Stages.E2E.Events ||
+		strings.Join(cfg.Stages.Load.Thresholds, ",") != strings.Join(d.Stages.Load.Thresholds, ",") ||
+		strings.Join(cfg.Stages.Smoke.Metrics, ",") != strings.Join(d.Stages.Smoke.Metrics, ",") || cfg.Stages.E2E.Wait != d.Stages.E2E.Wait {
+		t.Errorf("the file gate init writes differs from DefaultConfig:\n%+v\n%+v", cfg, d)
+	}
+	partial, err := ParseConfig("p", []byte("version: 1\nstages:\n  load:\n    rate: 7\n  e2e:\n    enabled: false\n"))
+	if err != nil || partial.Stages.Load.Rate != 7 || partial.Stages.Load.Duration != d.Stages.Load.Duration || partial.Stages.E2E.On() || !partial.Stages.Smoke.On() {
+		t.Errorf("partial file: %+v, %v", partial, err)
+	}
+	for name, body := range map[string]string{
+		"no version":      "stages: {}\n",
+		"newer version":   "version: 2\n",
+		"misspelt stage":  "version: 1\nstages:\n  lod: {}\n",
+		"misspelt field":  "version: 1\nstages:\n  load:\n    rtae: 5\n",
+		"bad threshold":   "version: 1\nstages:\n  load:\n    thresholds: ['p(95)<<1']\n",
+		"bad duration":    "version: 1\nstages:\n  load:\n    duration: soon\n",
+		"negative events": "version: 1\nstages:\n  e2e:\n    events: -3\n",
+		"bad margin":      "version: 1\nstages:\n  load:\n    margin: lots\n",
+	} {
+		if _, err := ParseConfig(name, []byte(body)); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
+		}
+	}
+	if _, err := Run(context.Background(), Options{}); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("Run without a target: %v", err)
+	}
+}
