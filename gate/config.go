@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,9 +37,11 @@ type Config struct {
 
 // Stages are the gate's stages, in the order they run.
 type Stages struct {
-	Smoke SmokeStage `json:"smoke"`
-	E2E   E2EStage   `json:"e2e"`
-	Load  LoadStage  `json:"load"`
+	Chart  ChartStage  `json:"chart"`
+	Smoke  SmokeStage  `json:"smoke"`
+	E2E    E2EStage    `json:"e2e"`
+	Load   LoadStage   `json:"load"`
+	Faults FaultsStage `json:"faults"`
 }
 
 // Switch turns a stage off with `enabled: false`.
@@ -48,6 +51,15 @@ type Switch struct {
 
 // On tells whether the stage runs (true unless turned off).
 func (s Switch) On() bool { return s.Enabled == nil || *s.Enabled }
+
+// ChartStage lints the chart (Options.Chart) over its cloud overlays and
+// Kubernetes versions and runs its helm-unittest suites.
+type ChartStage struct {
+	Switch
+	// Kubernetes are the versions to lint and unit-test at (default: the
+	// chart repository's fixtures/kubernetes.yaml).
+	Kubernetes []string `json:"kubernetes,omitempty"`
+}
 
 // SmokeStage checks that the deployment is up before anything is sent.
 type SmokeStage struct {
@@ -85,6 +97,23 @@ type LoadStage struct {
 	Margin string `json:"margin,omitempty"`
 }
 
+// FaultsStage drills faults while events stream in, one at a time: every
+// event acknowledged must be stored exactly once (RPO 0), and events must
+// flow again soon after each fault ends (RTO). It needs a deployment the gate
+// can break: the local stack of `shakedown stack up --state DIR`.
+type FaultsStage struct {
+	Switch
+	// Faults to drill, by name (default all: clickhouse-pause,
+	// clickhouse-kill, postgres-pause, postgres-kill, worker-restart).
+	Faults []string `json:"faults,omitempty"`
+	// Events streamed over Stream per drill (defaults 1,500 over 6s).
+	Events int      `json:"events,omitempty"`
+	Stream Duration `json:"stream,omitempty"`
+	// MaxRTO bounds the time from a fault's end until an event sent then is
+	// stored (default 30s).
+	MaxRTO Duration `json:"max_rto,omitempty"`
+}
+
 // Duration is a time.Duration written as "20s" in a gate file.
 type Duration time.Duration
 
@@ -112,6 +141,7 @@ func DefaultConfig() Config {
 		E2E:   E2EStage{Events: 2000, People: 200, Wait: Duration(2 * time.Minute)},
 		Load: LoadStage{Rate: 100, Duration: Duration(20 * time.Second),
 			Thresholds: []string{"p(95)<500ms", "errors<1%", "rate>=0.95*target"}, Margin: "20%"},
+		Faults: FaultsStage{Faults: faultNames(), Events: 1500, Stream: Duration(6 * time.Second), MaxRTO: Duration(30 * time.Second)},
 	}}
 }
 
@@ -146,7 +176,26 @@ func (c Config) withDefaults() (Config, error) {
 	if s.Load.Margin == "" {
 		s.Load.Margin = d.Stages.Load.Margin
 	}
+	if s.Faults.Faults == nil {
+		s.Faults.Faults = d.Stages.Faults.Faults
+	}
+	if s.Faults.Events == 0 {
+		s.Faults.Events = d.Stages.Faults.Events
+	}
+	if s.Faults.Stream == 0 {
+		s.Faults.Stream = d.Stages.Faults.Stream
+	}
+	if s.Faults.MaxRTO == 0 {
+		s.Faults.MaxRTO = d.Stages.Faults.MaxRTO
+	}
+	for _, name := range s.Faults.Faults {
+		if !slices.Contains(faultNames(), name) {
+			return c, invalid("stages.faults.faults: unknown fault %q: want some of %s", name, strings.Join(faultNames(), ", "))
+		}
+	}
 	switch {
+	case s.Faults.Events < 1:
+		return c, invalid("stages.faults.events %d: want at least 1", s.Faults.Events)
 	case s.E2E.Events < 1 || s.E2E.People < 1:
 		return c, invalid("stages.e2e: events %d and people %d must be at least 1", s.E2E.Events, s.E2E.People)
 	case s.Load.Rate < 0.001:

@@ -8,6 +8,8 @@ package gate
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -23,11 +25,21 @@ type Target struct {
 	// ClickHouse is the native address (host:port) of the store the events
 	// land in, with User, Password and Database (default "default").
 	ClickHouse, User, Password, Database string
+	// ControlURL and ControlToken take fault actions on the deployment (see
+	// stack.Endpoints); without them the faults stage is skipped.
+	ControlURL, ControlToken string
 }
 
 // Options configure Run.
 type Options struct {
+	// Target is the deployment; Chart the Helm chart (directory or .tgz) of
+	// the release. At least one is required: without a deployment only the
+	// chart stage runs, without a chart it is skipped.
 	Target Target
+	Chart  string
+	// UnitWorker starts a worker process for the chart's unit suites (see
+	// unit.Options.Worker); nil runs them in this process.
+	UnitWorker func(ctx context.Context) *exec.Cmd
 	// Config is the gate file's content (DefaultConfig when zero).
 	Config Config
 	// Seed makes the e2e events and the load traffic repeatable (default:
@@ -56,8 +68,9 @@ func Run(ctx context.Context, opts Options) (*result.Report, error) {
 		return nil, err
 	}
 	t := opts.Target
-	if t.CaptureURL == "" || t.Token == "" {
-		return nil, invalid("no deployment: the capture URL and a project token are required (--state DIR, or --target URL --token T)")
+	deployed := t.CaptureURL != "" && t.Token != ""
+	if !deployed && opts.Chart == "" {
+		return nil, invalid("nothing to gate: give a deployment (--state DIR, or --target URL --token T) or a chart (--chart DIR)")
 	}
 	if t.Database == "" {
 		t.Database = "default"
@@ -65,7 +78,11 @@ func Run(ctx context.Context, opts Options) (*result.Report, error) {
 	if opts.Seed == 0 {
 		opts.Seed = uint64(time.Now().UnixNano())
 	}
-	rep := &result.Report{Title: "shakedown gate", Target: t.CaptureURL, Started: time.Now(), Meta: map[string]string{}}
+	target := t.CaptureURL
+	if opts.Chart != "" {
+		target = strings.TrimPrefix(target+", chart "+opts.Chart, ", ")
+	}
+	rep := &result.Report{Title: "shakedown gate", Target: target, Started: time.Now(), Meta: map[string]string{}}
 	for k, v := range opts.Meta {
 		rep.Meta[k] = v
 	}
@@ -77,11 +94,13 @@ func Run(ctx context.Context, opts Options) (*result.Report, error) {
 		on   bool
 		run  func(context.Context) bool
 	}{
+		{StageChart, cfg.Stages.Chart.On(), r.chart},
 		{StageSmoke, cfg.Stages.Smoke.On(), r.smoke},
 		{StageE2E, cfg.Stages.E2E.On(), r.e2e},
 		{StageLoad, cfg.Stages.Load.On(), r.load},
+		{StageFaults, cfg.Stages.Faults.On(), r.faults},
 	}
-	for _, st := range stages {
+	for i, st := range stages {
 		if ctx.Err() != nil {
 			break
 		}
@@ -89,8 +108,16 @@ func Run(ctx context.Context, opts Options) (*result.Report, error) {
 			rep.Add(result.Check{Layer: st.name, Stage: st.name, Name: st.name, Status: result.Skip, Summary: "turned off in the gate file (enabled: false)"})
 			continue
 		}
+		if st.name == StageChart && opts.Chart == "" {
+			rep.Add(result.Check{Layer: st.name, Stage: st.name, Name: st.name, Status: result.Skip, Summary: "no chart given (--chart DIR)"})
+			continue
+		}
+		if st.name != StageChart && !deployed {
+			rep.Add(result.Check{Layer: st.name, Stage: st.name, Name: st.name, Status: result.Skip, Summary: "no deployment given (--state DIR, or --target URL --token T)"})
+			continue
+		}
 		if !st.run(ctx) && st.name == StageSmoke {
-			for _, later := range stages[1:] {
+			for _, later := range stages[i+1:] {
 				if later.on {
 					rep.Add(result.Check{Layer: later.name, Stage: later.name, Name: later.name, Status: result.Skip,
 						Summary: "not run: the smoke stage found the deployment unhealthy"})
@@ -109,9 +136,11 @@ func Run(ctx context.Context, opts Options) (*result.Report, error) {
 
 // The stages, in the order they run.
 const (
-	StageSmoke = "smoke"
-	StageE2E   = "e2e"
-	StageLoad  = "load"
+	StageChart  = "chart"
+	StageSmoke  = "smoke"
+	StageE2E    = "e2e"
+	StageLoad   = "load"
+	StageFaults = "faults"
 )
 
 // runner holds one Run's state.

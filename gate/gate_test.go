@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ func quick() Config {
 	c := DefaultConfig()
 	c.Stages.E2E.Events, c.Stages.E2E.People, c.Stages.E2E.Wait = 300, 30, Duration(time.Minute)
 	c.Stages.Load.Rate, c.Stages.Load.Duration = 50, Duration(2*time.Second)
+	c.Stages.Faults.Faults, c.Stages.Faults.Events, c.Stages.Faults.Stream = []string{"clickhouse-kill", "worker-restart"}, 600, Duration(3*time.Second)
 	return c
 }
 
@@ -61,7 +65,7 @@ func TestGateOnTheLocalStack(t *testing.T) {
 		for _, st := range rep.Stages {
 			names = append(names, st.Name)
 		}
-		if strings.Join(names, ",") != "smoke,e2e,load" {
+		if strings.Join(names, ",") != "chart,smoke,e2e,load,faults" || rep.Stages[0].Status != result.Skip || rep.Stages[4].Status != result.Skip {
 			t.Errorf("stages %v", names)
 		}
 		c := findCheck(rep, StageE2E, "events sent == events stored")
@@ -108,6 +112,35 @@ func TestGateOnTheLocalStack(t *testing.T) {
 		}
 	})
 
+	t.Run("faults drilled through the control endpoint", func(t *testing.T) {
+		ctl := httptest.NewServer(s.ControlHandler("gate-test"))
+		defer ctl.Close()
+		tg := target
+		tg.ControlURL, tg.ControlToken = ctl.URL, "gate-test"
+		cfg := quick()
+		cfg.Stages.E2E.Switch, cfg.Stages.Load.Switch = off(), off()
+		rep := run(t, cfg, tg)
+		if !rep.Passed() {
+			var b strings.Builder
+			rep.WriteText(&b)
+			t.Fatalf("verdict %s:\n%s", rep.Verdict, b.String())
+		}
+		for _, name := range cfg.Stages.Faults.Faults {
+			c := findCheck(rep, StageFaults, name)
+			rpo, _ := c.Measurement("RPO (acknowledged events lost)")
+			rto, _ := c.Measurement("RTO")
+			if c.Status != result.Pass || rpo.Value != 0 || rto.Value <= 0 || rto.Value > 30 {
+				t.Errorf("%s: %+v", name, c)
+			}
+		}
+		tg.ControlToken = "wrong"
+		cfg.Stages.Faults.Faults = []string{"worker-restart"}
+		rep = run(t, cfg, tg)
+		if f := rep.FirstFailure; f == nil || f.Stage != StageFaults || f.Status != result.Error || !strings.Contains(f.Summary, "401") {
+			t.Errorf("a refused control token: %+v", f)
+		}
+	})
+
 	t.Run("event store down fails the smoke stage and sends nothing", func(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -121,7 +154,7 @@ func TestGateOnTheLocalStack(t *testing.T) {
 		if f := rep.FirstFailure; f == nil || f.Stage != StageSmoke || f.Name != "event store answers" || !strings.Contains(f.Summary, dead) {
 			t.Fatalf("first failure %+v", f)
 		}
-		for _, st := range rep.Stages[1:] {
+		for _, st := range rep.Stages[2:] {
 			if st.Status != result.Skip {
 				t.Errorf("stage %s ran with the store down: %s", st.Name, st.Status)
 			}
@@ -199,5 +232,66 @@ func TestConfigFilesAndDefaults(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), Options{}); !errors.Is(err, ErrInvalidConfig) {
 		t.Errorf("Run without a target: %v", err)
+	}
+}
+
+// TestGateChartStage runs the chart stage alone (no deployment): the
+// repository's chart passes lint and its helm-unittest suites; a chart whose
+// Deployment selector misses its own pods fails the chart stage, with the
+// finding as evidence.
+func TestGateChartStage(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Stages.Chart.Kubernetes = []string{"1.34.4"}
+	rep, err := Run(context.Background(), Options{Chart: "../charts/reference-stack", Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Passed() || rep.Stages[0].Name != StageChart || rep.Stages[0].Status != result.Pass || rep.Stages[0].Checks != 2 {
+		var b strings.Builder
+		rep.WriteText(&b)
+		t.Fatalf("the repository's chart:\n%s", b.String())
+	}
+	for _, st := range rep.Stages[1:] {
+		if st.Status != result.Skip {
+			t.Errorf("stage %s ran without a deployment: %s", st.Name, st.Status)
+		}
+	}
+
+	dir := t.TempDir()
+	files := map[string]string{
+		"Chart.yaml": "apiVersion: v2\nname: broken\nversion: 0.1.0\n",
+		"templates/deploy.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+        - name: web
+          image: example/web:1.0
+`,
+	}
+	for name, body := range files {
+		path := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err = Run(context.Background(), Options{Chart: dir, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := rep.FirstFailure
+	if rep.Verdict != result.Fail || f == nil || f.Stage != StageChart || f.Name != "lint" || !strings.Contains(strings.Join(f.Evidence, "\n"), "SD120") {
+		t.Fatalf("verdict %s, first failure %+v", rep.Verdict, f)
+	}
+	if c := findCheck(rep, StageChart, "unit"); c.Status != result.Skip {
+		t.Errorf("a chart without suites: unit %+v", c)
 	}
 }

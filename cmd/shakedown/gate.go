@@ -18,6 +18,7 @@ import (
 
 type gateFlags struct {
 	file, state, target, token string
+	chart                      string
 	clickhouse, chUser, chPass string
 	chDatabase, baseline, out  string
 	reports                    []string
@@ -29,15 +30,21 @@ func newGateCmd() *cobra.Command {
 	var f gateFlags
 	cmd := &cobra.Command{
 		Use:   "gate",
-		Short: "Give one verdict for a release: smoke, e2e and load stages against a deployment",
-		Long: `Runs the stages of a gate file against a deployment and gives one verdict:
+		Short: "Give one verdict for a release: chart, smoke, e2e, load and faults stages",
+		Long: `Runs the stages of a gate file against a release and gives one verdict:
 
+  chart  with --chart: lint over every cloud overlay and Kubernetes version, and
+         the chart's helm-unittest suites;
   smoke  liveness, readiness, the ingestion metrics, the event store answering;
   e2e    events sent == events stored, per uuid, in every encoding; flags answered
          on /flags (v=2) and /decide (v=3);
   load   realistic traffic at a paced rate, held to thresholds (and, with
          --baseline, to an earlier gate result's p95 and throughput within the
-         gate file's margin).
+         gate file's margin);
+  faults with --state: ClickHouse and PostgreSQL paused and killed, the worker
+         restarted, one at a time while events stream in: RPO (acknowledged
+         events lost) must be 0, RTO (from the fault's end until an event sent
+         then is stored) within the gate file's bound.
 
 The gate file (--gate, default ./gate.yaml when present, else the defaults that
 ` + "`shakedown gate init`" + ` writes) turns stages off and sets what they hold the release to.
@@ -49,7 +56,8 @@ Exit status: 0 the gate passed, 1 it failed, 2 used wrong (flags, gate file),
 		Example: `  shakedown gate init                       # writes a commented gate.yaml
   shakedown gate --state .stack
   shakedown gate --state .stack --report html --report md --report json --out gate-report
-  shakedown gate --state .stack --baseline previous/gate.json`,
+  shakedown gate --state .stack --baseline previous/gate.json
+  shakedown gate --chart charts/reference-stack --state .stack`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runGate(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, cmd.Flags().Changed("gate"))
@@ -57,6 +65,7 @@ Exit status: 0 the gate passed, 1 it failed, 2 used wrong (flags, gate file),
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.file, "gate", "gate.yaml", "gate file (see `shakedown gate init`); without it, the defaults")
+	fl.StringVar(&f.chart, "chart", "", "the release's Helm chart (directory or .tgz): the chart stage lints it and runs its helm-unittest suites")
 	fl.StringVar(&f.state, "state", "", "the deployment of DIR/stack.json (see `shakedown stack up --state`)")
 	fl.StringVar(&f.target, "target", "", "capture API base URL (default: from --state)")
 	fl.StringVar(&f.token, "token", "", "project API token (default: from --state)")
@@ -109,10 +118,11 @@ func runGate(ctx context.Context, stdout, stderr io.Writer, f gateFlags, fileGiv
 		}
 		t.CaptureURL, t.Token = orFlag(t.CaptureURL, e.CaptureURL), orFlag(t.Token, e.Token)
 		t.ClickHouse, t.User, t.Password = orFlag(t.ClickHouse, e.ClickHouseNative), orFlag(t.User, e.ClickHouseUser), orFlag(t.Password, e.ClickHousePassword)
+		t.ControlURL, t.ControlToken = e.ControlURL, e.ControlToken
 	}
 	t.Password = orFlag(t.Password, os.Getenv("CLICKHOUSE_PASSWORD"))
-	if t.CaptureURL == "" || t.Token == "" {
-		return usage("no deployment: pass --state DIR of `shakedown stack up --state DIR`, or --target URL --token T --clickhouse host:port")
+	if (t.CaptureURL == "" || t.Token == "") && f.chart == "" {
+		return usage("nothing to gate: pass --state DIR of `shakedown stack up --state DIR`, or --target URL --token T --clickhouse host:port, and/or --chart DIR")
 	}
 	if len(f.reports) == 0 {
 		f.reports = []string{"text"}
@@ -122,7 +132,7 @@ func runGate(ctx context.Context, stdout, stderr io.Writer, f gateFlags, fileGiv
 			return usage("--report %q: want text, json, junit, md or html", r)
 		}
 	}
-	opts := gate.Options{Target: t, Seed: f.seed, Meta: map[string]string{"command": report.CommandLine(os.Args)}}
+	opts := gate.Options{Target: t, Chart: f.chart, UnitWorker: unitWorker(stderr), Seed: f.seed, Meta: map[string]string{"command": report.CommandLine(os.Args)}}
 	if _, err := os.Stat(f.file); err == nil || fileGiven {
 		cfg, err := gate.ReadConfig(f.file)
 		if err != nil {

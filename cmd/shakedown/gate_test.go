@@ -48,7 +48,9 @@ func TestGateCommand(t *testing.T) {
 	}
 	// Smaller than the defaults, to keep the test short; the rest as written.
 	b, _ := os.ReadFile(filepath.Join(dir, "gate.yaml"))
-	small := strings.NewReplacer("events: 2000", "events: 300", "duration: 20s", "duration: 2s").Replace(string(b))
+	small := strings.NewReplacer("events: 2000", "events: 300", "duration: 20s", "duration: 2s",
+		"faults: [clickhouse-pause, clickhouse-kill, postgres-pause, postgres-kill, worker-restart]", "faults: [worker-restart]",
+		"events: 1500", "events: 600", "stream: 6s", "stream: 3s").Replace(string(b))
 	os.WriteFile(filepath.Join(dir, "gate.yaml"), []byte(small), 0o644)
 
 	out, stderr, err := runGateCmd(t, dir, "--state", st.stateDir, "--report", "text", "--report", "json", "--report", "md", "--report", "html", "--report", "junit", "--out", "reports")
@@ -63,6 +65,17 @@ func TestGateCommand(t *testing.T) {
 	rep, err := result.Read(filepath.Join(dir, "reports", "gate.json"))
 	if err != nil || !rep.Passed() || rep.Meta["gate file"] != "gate.yaml" {
 		t.Fatalf("json report: %+v, %v", rep, err)
+	}
+	// The faults stage drilled through stack up's control endpoint.
+	var drilled bool
+	for _, c := range rep.Checks {
+		if c.Stage == "faults" && c.Name == "worker-restart" && c.Status == result.Pass {
+			rto, _ := c.Measurement("RTO")
+			drilled = rto.Value > 0
+		}
+	}
+	if !drilled {
+		t.Errorf("no passing worker-restart drill with an RTO in %+v", rep.Checks)
 	}
 
 	tight := strings.Replace(small, "p(95)<500ms", "p(95)<1us", 1)
@@ -92,7 +105,7 @@ func TestGateUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "no deployment"},
+		{nil, "nothing to gate"},
 		{[]string{"--state", filepath.Join(dir, "nowhere")}, "--state"},
 		{[]string{"--state", state, "--gate", "bad.yaml"}, "lod"},
 		{[]string{"--state", state, "--gate", "missing.yaml"}, "gate init"},

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -105,6 +108,15 @@ func runStackUp(ctx context.Context, stdout, stderr io.Writer, f stackUpFlags) e
 		}
 	}()
 	if f.state != "" {
+		// Drills run from another process (shakedown gate --state) take their
+		// fault actions through a control endpoint on loopback, behind a token
+		// only stack.json (mode 0600) holds.
+		ctl, err := serveControl(s)
+		if err != nil {
+			return err
+		}
+		defer ctl.Close()
+		s.Endpoints.ControlURL, s.Endpoints.ControlToken = "http://"+ctl.Addr().String(), ctl.token
 		path, err := stack.WriteState(f.state, s.Endpoints)
 		if err != nil {
 			return err
@@ -147,3 +159,27 @@ func redactDSN(dsn string) string {
 	}
 	return u.Redacted()
 }
+
+// controlServer serves a local stack's ControlHandler.
+type controlServer struct {
+	net.Listener
+	token string
+	srv   *http.Server
+}
+
+// serveControl serves s's control endpoint on a free loopback port with a
+// random token.
+func serveControl(s *local.Stack) (*controlServer, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("control endpoint: %w", err)
+	}
+	token := rand.Text()
+	c := &controlServer{Listener: l, token: token,
+		srv: &http.Server{Handler: s.ControlHandler(token), ReadHeaderTimeout: 5 * time.Second}}
+	go c.srv.Serve(l)
+	return c, nil
+}
+
+// Close stops serving.
+func (c *controlServer) Close() error { return c.srv.Close() }

@@ -30,6 +30,11 @@ type Endpoints struct {
 	KafkaBrokers []string `json:"kafka_brokers"`
 	// Token is a project API token the stack accepts.
 	Token string `json:"token"`
+	// ControlURL, when set, takes fault actions on the stack (POST
+	// ControlURL/v1/act/<action> with "Authorization: Bearer ControlToken"),
+	// for drills run from another process; only `stack up` serves it.
+	ControlURL   string `json:"control_url,omitempty"`
+	ControlToken string `json:"control_token,omitempty"`
 }
 
 // StateFile is the name of the file WriteState writes inside its directory.

@@ -81,13 +81,20 @@ type Result struct {
 	InjectErr  string        `json:"inject_error,omitempty"`
 	RecoverErr string        `json:"recover_error,omitempty"`
 	Duration   time.Duration `json:"duration_ns"`
+	// RTO is how long after the fault ended (Recover returned, or Inject for
+	// a fault the deployment recovers from by itself) an event sent then was
+	// stored: the time until events flow again end to end, to within the
+	// sender's retry backoff (at most 1 s). RTOErr says why it was not
+	// measured (not stored within Options.Wait).
+	RTO    time.Duration `json:"rto_ns"`
+	RTOErr string        `json:"rto_error,omitempty"`
 }
 
 // Passed says every acknowledged event is stored exactly once, something
 // was acknowledged, and the fault was injected and recovered.
 func (r *Result) Passed() bool {
 	return r.Acked > 0 && r.MissingCount == 0 && r.Stored == uint64(r.Acked) && r.Distinct == uint64(r.Acked) &&
-		r.InjectErr == "" && r.RecoverErr == ""
+		r.InjectErr == "" && r.RecoverErr == "" && r.RTOErr == ""
 }
 
 // String is a one-line summary.
@@ -96,8 +103,11 @@ func (r *Result) String() string {
 	if !r.Passed() {
 		verdict = "FAIL"
 	}
-	s := fmt.Sprintf("%s %s: sent %d, acknowledged %d, refused %d, stored %d (%d distinct, %d rows before folding), missing %d, statuses %v, %s",
-		verdict, r.Fault, r.Sent, r.Acked, r.Refused, r.Stored, r.Distinct, r.RawRows, r.MissingCount, r.Statuses, r.Duration.Round(100*time.Millisecond))
+	s := fmt.Sprintf("%s %s: sent %d, acknowledged %d, refused %d, stored %d (%d distinct, %d rows before folding), missing %d, statuses %v, recovered in %s, %s",
+		verdict, r.Fault, r.Sent, r.Acked, r.Refused, r.Stored, r.Distinct, r.RawRows, r.MissingCount, r.Statuses, r.RTO.Round(10*time.Millisecond), r.Duration.Round(100*time.Millisecond))
+	if r.RTOErr != "" {
+		s += "; " + r.RTOErr
+	}
 	if r.InjectErr != "" {
 		s += "; inject: " + r.InjectErr
 	}
@@ -166,6 +176,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			res.InjectErr = err.Error()
 			return
 		}
+		faultEnd := time.Now() // a fault without Recover ends when it is done
 		select {
 		case <-ctx.Done():
 		case <-time.After(opts.Fault.Hold):
@@ -173,8 +184,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if opts.Fault.Recover != nil {
 			if err := opts.Fault.Recover(context.WithoutCancel(ctx)); err != nil {
 				res.RecoverErr = err.Error()
+				return
 			}
+			faultEnd = time.Now()
 		}
+		res.RTO, res.RTOErr = recoveryTime(ctx, opts, faultEnd)
 	}()
 	sent, sendErr := e2e.Send(ctx, opts.Target, opts.Token, events, e2e.SendOptions{Seed: opts.Seed, Concurrency: 4, MaxBatch: 20,
 		Over: opts.Stream, RetryFor: opts.RetryFor, KeepGoing: true})
@@ -191,4 +205,28 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return res, fmt.Errorf("drill %s: count stored events: %w", opts.Fault.Name, err)
 	}
 	return res, nil
+}
+
+// recoveryTime sends one probe event right after the fault ended, retrying
+// until capture acknowledges it, and returns how long after end it was
+// stored (see Result.RTO).
+func recoveryTime(ctx context.Context, opts Options, end time.Time) (time.Duration, string) {
+	probe := e2e.Generate(uint64(time.Now().UnixNano()), 1, 1) // a uuid of its own, whatever the seed
+	sent, err := e2e.Send(ctx, opts.Target, opts.Token, probe, e2e.SendOptions{Seed: opts.Seed, RetryFor: opts.Wait, KeepGoing: true})
+	if err != nil || len(sent.Acked) == 0 {
+		return 0, fmt.Sprintf("a probe event sent after the fault was not acknowledged within %s (%v %v)", opts.Wait, err, sent.RefusedErrors)
+	}
+	for deadline := end.Add(opts.Wait); ; {
+		stored, err := e2e.CountStored(ctx, opts.ClickHouse, opts.Database, sent.Acked)
+		if err == nil && stored.MissingCount == 0 {
+			return time.Since(end), ""
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return 0, fmt.Sprintf("a probe event sent after the fault was not stored within %s of its end", opts.Wait)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

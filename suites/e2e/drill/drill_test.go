@@ -27,6 +27,9 @@ func drill(t *testing.T, s *local.Stack, fault Fault, seed uint64) *Result {
 	if !res.Passed() {
 		t.Errorf("drill failed: %s (first missing %v; refused: %v)", res, res.Missing, res.RefusedErrors)
 	}
+	if res.RTO <= 0 || res.RTO > time.Minute {
+		t.Errorf("recovery time %s: want the time from the fault's end until a probe event was stored", res.RTO)
+	}
 	return res
 }
 
