@@ -92,9 +92,15 @@ type LoadStage struct {
 	// Thresholds must all hold (default p(95)<500ms, errors<1%,
 	// rate>=0.95*target).
 	Thresholds []string `json:"thresholds,omitempty"`
-	// Baseline, when a previous result is given, is how much worse p95
-	// latency and throughput may get before the gate fails (default 20%).
+	// Margin, when a previous result is given (--baseline), is how much worse
+	// p95 latency and throughput may get before the gate fails (default 20%).
+	// Latency fails only when the bootstrap interval of the p95 difference
+	// lies wholly above both the margin and LatencyFloor.
 	Margin string `json:"margin,omitempty"`
+	// LatencyFloor is the smallest p95 increase that counts as a regression,
+	// whatever the margin (default 10ms): a few milliseconds of jitter on a
+	// fast deployment is not one.
+	LatencyFloor Duration `json:"latency_floor,omitempty"`
 }
 
 // FaultsStage drills faults while events stream in, one at a time: every
@@ -140,7 +146,7 @@ func DefaultConfig() Config {
 		Smoke: SmokeStage{Metrics: []string{"shakedown_capture_http_requests_total", "shakedown_capture_events_accepted_total"}},
 		E2E:   E2EStage{Events: 2000, People: 200, Wait: Duration(2 * time.Minute)},
 		Load: LoadStage{Rate: 100, Duration: Duration(20 * time.Second),
-			Thresholds: []string{"p(95)<500ms", "errors<1%", "rate>=0.95*target"}, Margin: "20%"},
+			Thresholds: []string{"p(95)<500ms", "errors<1%", "rate>=0.95*target"}, Margin: "20%", LatencyFloor: Duration(10 * time.Millisecond)},
 		Faults: FaultsStage{Faults: faultNames(), Events: 1500, Stream: Duration(6 * time.Second), MaxRTO: Duration(30 * time.Second)},
 	}}
 }
@@ -175,6 +181,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if s.Load.Margin == "" {
 		s.Load.Margin = d.Stages.Load.Margin
+	}
+	if s.Load.LatencyFloor == 0 {
+		s.Load.LatencyFloor = d.Stages.Load.LatencyFloor
 	}
 	if s.Faults.Faults == nil {
 		s.Faults.Faults = d.Stages.Faults.Faults

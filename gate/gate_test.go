@@ -5,11 +5,17 @@ import (
 	"errors"
 	"net"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/Shopify/toxiproxy/v2"
+	"github.com/Shopify/toxiproxy/v2/collectors"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 
 	"github.com/shakedown-dev/shakedown/internal/stack/local"
 	"github.com/shakedown-dev/shakedown/result"
@@ -87,28 +93,46 @@ func TestGateOnTheLocalStack(t *testing.T) {
 		}
 	})
 
-	t.Run("a baseline far better than now fails as a regression", func(t *testing.T) {
-		base := run(t, quick(), target)
-		for i := range base.Checks {
-			for j := range base.Checks[i].Measurements {
-				if m := &base.Checks[i].Measurements[j]; m.Name == measureP95 {
-					m.Value /= 100 // a baseline 100 times faster than this stack
-				}
+	t.Run("50ms injected by toxiproxy is a regression against the baseline, no injection is not", func(t *testing.T) {
+		capture, err := url.Parse(e.CaptureURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+		srv.Metrics.ProxyMetrics = collectors.NewProxyMetricCollectors()
+		proxy := toxiproxy.NewProxy(srv, "capture", "127.0.0.1:0", capture.Host)
+		if err := proxy.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer proxy.Stop()
+		tg := target
+		tg.CaptureURL = "http://" + proxy.Listen
+		cfg := quick()
+		cfg.Stages.E2E.Switch, cfg.Stages.Faults.Switch = off(), off()
+		cfg.Stages.Load.Rate, cfg.Stages.Load.Duration = 100, Duration(3*time.Second)
+		base := run(t, cfg, tg)
+		if !base.Passed() || len(findCheck(base, StageLoad, "100/s for 3s").Samples[sampleIntended]) < 250 {
+			t.Fatalf("baseline run: verdict %s, load check %+v", base.Verdict, findCheck(base, StageLoad, "100/s for 3s").Measurements)
+		}
+		withBaseline := func(t *testing.T) *result.Check {
+			t.Helper()
+			rep, err := Run(ctx, Options{Target: tg, Config: cfg, Baseline: base})
+			if err != nil {
+				t.Fatal(err)
 			}
+			return findCheck(rep, StageLoad, "no regression against the baseline")
 		}
-		rep, err := Run(ctx, Options{Target: target, Config: quick(), Baseline: base})
-		if err != nil {
+		if _, err := proxy.Toxics.AddToxicJson(strings.NewReader(`{"name":"lag","type":"latency","stream":"downstream","attributes":{"latency":50}}`)); err != nil {
 			t.Fatal(err)
 		}
-		if f := rep.FirstFailure; f == nil || f.Stage != StageLoad || f.Name != "no regression against the baseline" {
-			t.Fatalf("first failure %+v", f)
+		if c := withBaseline(t); c.Status != result.Fail || !strings.Contains(c.Summary, "p(95) regressed") {
+			t.Errorf("with 50ms injected: %s: %s", c.Status, c.Summary)
 		}
-		same, err := Run(ctx, Options{Target: target, Config: quick(), Baseline: run(t, quick(), target)})
-		if err != nil {
+		if err := proxy.Toxics.RemoveToxic(ctx, "lag"); err != nil {
 			t.Fatal(err)
 		}
-		if c := findCheck(same, StageLoad, "no regression against the baseline"); c.Status != result.Pass {
-			t.Errorf("against a run of the same stack: %+v", c)
+		if c := withBaseline(t); c.Status != result.Pass {
+			t.Errorf("without injection: %s: %s %+v", c.Status, c.Summary, c.Measurements)
 		}
 	})
 

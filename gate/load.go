@@ -3,11 +3,15 @@ package gate
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/shakedown-dev/shakedown/loadgen"
 	"github.com/shakedown-dev/shakedown/loadgen/pace"
 	"github.com/shakedown-dev/shakedown/loadgen/record"
+	"github.com/shakedown-dev/shakedown/loadgen/stats"
 	"github.com/shakedown-dev/shakedown/loadgen/threshold"
 	"github.com/shakedown-dev/shakedown/loadgen/traffic"
 	"github.com/shakedown-dev/shakedown/result"
@@ -17,6 +21,8 @@ import (
 const (
 	measureP95        = "intended p(95)"
 	measureThroughput = "throughput"
+	// sampleIntended names the load check's sample of intended latencies (ms).
+	sampleIntended = "intended latency ms"
 )
 
 // load drives realistic traffic (every event unique, the default mix) at the
@@ -31,12 +37,16 @@ func (r *runner) load(ctx context.Context) bool {
 		return false
 	}
 	r.step(StageLoad, fmt.Sprintf("%g requests/s for %s", st.Rate, d))
-	var rec *record.Recorder
+	var recorded *record.Recorder
 	c := r.check(StageLoad, "load", fmt.Sprintf("%g/s for %s", st.Rate, d), func() result.Check {
-		var err error
-		rec, err = r.attack(ctx, st.Rate, d)
+		rec, latencies, err := r.attack(ctx, st.Rate, d)
+		recorded = rec
 		if err != nil {
 			return result.Check{Status: result.Error, Summary: err.Error()}
+		}
+		var samples map[string][]float64
+		if len(latencies) > 0 {
+			samples = map[string][]float64{sampleIntended: latencies}
 		}
 		s := rec.Summary()
 		ms := []result.Measurement{
@@ -53,17 +63,17 @@ func (r *runner) load(ctx context.Context) bool {
 			evidence = append(evidence, fmt.Sprintf("%d× %s", e.Count, e.Error))
 		}
 		if s.Requests == 0 || s.Success == 0 {
-			return result.Check{Status: result.Fail, Summary: fmt.Sprintf("%d requests sent, none answered 2xx", s.Requests), Measurements: ms, Evidence: evidence}
+			return result.Check{Status: result.Fail, Summary: fmt.Sprintf("%d requests sent, none answered 2xx", s.Requests), Measurements: ms, Evidence: evidence, Samples: samples}
 		}
-		return result.Check{Status: result.Pass, Measurements: ms, Evidence: evidence,
+		return result.Check{Status: result.Pass, Measurements: ms, Evidence: evidence, Samples: samples,
 			Summary: fmt.Sprintf("%d requests, p(95) %s, %.2f%% errors", s.Requests, s.Intended.P95.Round(time.Microsecond*10), 100*s.ErrorRate)}
 	})
-	if rec == nil {
+	if recorded == nil || c.Status == result.Error {
 		return false
 	}
 	ok := c.Status == result.Pass
 	for _, rule := range rules {
-		res := rule.Check(rec)
+		res := rule.Check(recorded)
 		ck := r.check(StageLoad, "load", "threshold "+res.Rule, func() result.Check {
 			status, summary := result.Pass, fmt.Sprintf("%s, want %s %s", res.Actual, res.Threshold.Op, res.Want)
 			if !res.Pass {
@@ -85,19 +95,20 @@ func (r *runner) load(ctx context.Context) bool {
 
 // attack runs one load attack as `shakedown load` does: requests built
 // before the attack (up to loadgen.DefaultPrebuildMemory), intended-time
-// latency from the schedule.
-func (r *runner) attack(ctx context.Context, rate float64, d time.Duration) (*record.Recorder, error) {
+// latency from the schedule. It returns a uniform sample of at most
+// maxSamples intended latencies in milliseconds too.
+func (r *runner) attack(ctx context.Context, rate float64, d time.Duration) (*record.Recorder, []float64, error) {
 	pacer, err := pace.New(pace.Spec{Kind: "constant", Rate: rate, Duration: d})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	gen, err := traffic.New(traffic.Options{BaseURL: r.t.CaptureURL, Token: r.t.Token, Seed: r.opts.Seed, Epoch: time.Now()})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n := record.NewSchedule(pacer).Count(d)
 	if _, err := gen.Prebuild(ctx, int(n), loadgen.DefaultPrebuildMemory, nil); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the generator's builders
@@ -106,46 +117,105 @@ func (r *runner) attack(ctx context.Context, rate float64, d time.Duration) (*re
 			k, e := traffic.Classify(method, url)
 			return string(k), string(e)
 		}})
-	rec, err = loadgen.Run(actx, loadgen.Attack{Name: "shakedown-gate", Targeter: gen.Targeter(actx, nil), Pacer: pacer, Duration: d, Recorder: rec})
-	if err != nil {
-		return rec, fmt.Errorf("load attack: %w", err)
+	samples := newReservoir(maxSamples, r.opts.Seed)
+	observe := func(res *vegeta.Result) {
+		// The intended latency, as the recorder counts it (see record.Recorder.Add).
+		end := res.Timestamp.Add(res.Latency)
+		intended := res.Latency
+		if at, ok := rec.IntendedTime(res.Seq); ok {
+			intended = max(end.Sub(at), res.Latency)
+		}
+		samples.add(millis(intended))
 	}
-	return rec, nil
+	rec, err = loadgen.Run(actx, loadgen.Attack{Name: "shakedown-gate", Targeter: gen.Targeter(actx, nil), Pacer: pacer, Duration: d,
+		Recorder: rec, Observe: observe})
+	if err != nil {
+		return rec, nil, fmt.Errorf("load attack: %w", err)
+	}
+	return rec, samples.values, nil
 }
 
-// compareBaseline holds this run's p95 and throughput to the baseline's,
-// within the gate file's margin.
+// maxSamples bounds the intended latencies a load check keeps for a later
+// baseline comparison.
+const maxSamples = 5000
+
+// reservoir keeps a uniform sample of at most n values (Vitter's algorithm R).
+type reservoir struct {
+	values []float64
+	n      int
+	seen   uint64
+	rng    *rand.Rand
+}
+
+func newReservoir(n int, seed uint64) *reservoir {
+	return &reservoir{n: n, rng: rand.New(rand.NewPCG(seed, 0x5a3b1e))}
+}
+
+func (r *reservoir) add(v float64) {
+	r.seen++
+	if len(r.values) < r.n {
+		r.values = append(r.values, v)
+		return
+	}
+	if j := r.rng.Uint64N(r.seen); j < uint64(r.n) {
+		r.values[j] = v
+	}
+}
+
+// compareBaseline holds this run's p95 latency and throughput to the
+// baseline's. Latency: the 95% bootstrap interval of the p95 difference (this
+// run's intended latencies against the baseline's, resampled independently)
+// must not lie wholly above both the margin and the latency floor, so noise
+// is not a regression and a small real change within the margin is not
+// either. Throughput: within the margin of the baseline's.
 func (r *runner) compareBaseline(now result.Check) result.Check {
-	margin, _ := threshold.ParseShare(r.cfg.Stages.Load.Margin)
+	st := r.cfg.Stages.Load
+	margin, _ := threshold.ParseShare(st.Margin)
 	var before *result.Check
 	for i := range r.opts.Baseline.Checks {
 		c := &r.opts.Baseline.Checks[i]
-		if c.Stage == StageLoad {
-			if _, ok := c.Measurement(measureP95); ok {
-				before = c
-				break
-			}
+		if c.Stage == StageLoad && len(c.Samples[sampleIntended]) > 0 {
+			before = c
+			break
 		}
 	}
 	if before == nil {
-		return result.Check{Status: result.Error, Summary: "the baseline result has no load measurements: pass a gate result whose load stage ran"}
+		return result.Check{Status: result.Error, Summary: "the baseline result has no load latencies: pass the JSON result of a gate whose load stage ran"}
 	}
-	p95, _ := now.Measurement(measureP95)
+	if len(now.Samples[sampleIntended]) == 0 {
+		return result.Check{Status: result.Error, Summary: "this run's load stage recorded no latencies to compare"}
+	}
+	cmp, err := stats.Bootstrap{Seed: r.opts.Seed}.Compare(stats.NewSample(now.Samples[sampleIntended]), stats.NewSample(before.Samples[sampleIntended]), 0.95)
+	if err != nil {
+		return result.Check{Status: result.Error, Summary: err.Error()}
+	}
+	allowed := max(margin*cmp.B.Value, millis(time.Duration(st.LatencyFloor)))
+	latencyOK := cmp.Diff.CI.Lo <= allowed
 	tput, _ := now.Measurement(measureThroughput)
-	bp95, _ := before.Measurement(measureP95)
 	btput, _ := before.Measurement(measureThroughput)
+	tputOK := tput.Value >= btput.Value*(1-margin)
 	ms := []result.Measurement{
-		{Name: measureP95, Value: p95.Value, Unit: "ms", Limit: fmt.Sprintf("<= %.3gms (baseline %.3gms + %s)", bp95.Value*(1+margin), bp95.Value, r.cfg.Stages.Load.Margin),
-			Pass: p95.Value <= bp95.Value*(1+margin)},
-		{Name: measureThroughput, Value: tput.Value, Unit: "/s", Limit: fmt.Sprintf(">= %.4g/s (baseline %.4g/s - %s)", btput.Value*(1-margin), btput.Value, r.cfg.Stages.Load.Margin),
-			Pass: tput.Value >= btput.Value*(1-margin)},
+		{Name: "p(95) increase", Value: cmp.Diff.Value, Unit: "ms",
+			Limit: fmt.Sprintf("interval [%.3g, %.3g]ms not wholly above %.3gms (%s of the baseline's %.3gms, at least %s)",
+				cmp.Diff.CI.Lo, cmp.Diff.CI.Hi, allowed, st.Margin, cmp.B.Value, time.Duration(st.LatencyFloor)),
+			Pass: latencyOK},
+		{Name: measureP95, Value: cmp.A.Value, Unit: "ms", Pass: true},
+		{Name: "baseline " + measureP95, Value: cmp.B.Value, Unit: "ms", Pass: true},
+		{Name: measureThroughput, Value: tput.Value, Unit: "/s", Limit: fmt.Sprintf(">= %.4g/s (baseline %.4g/s - %s)", btput.Value*(1-margin), btput.Value, st.Margin),
+			Pass: tputOK},
 	}
-	for _, m := range ms {
-		if !m.Pass {
-			return result.Check{Status: result.Fail, Measurements: ms, Summary: fmt.Sprintf("%s regressed beyond the %s margin: %s", m.Name, r.cfg.Stages.Load.Margin, m)}
-		}
+	switch {
+	case !latencyOK:
+		return result.Check{Status: result.Fail, Measurements: ms,
+			Summary: fmt.Sprintf("p(95) regressed: %.3gms against the baseline's %.3gms, +%.3gms (95%% interval %.3g to %.3gms), beyond the %.3gms allowed",
+				cmp.A.Value, cmp.B.Value, cmp.Diff.Value, cmp.Diff.CI.Lo, cmp.Diff.CI.Hi, allowed)}
+	case !tputOK:
+		return result.Check{Status: result.Fail, Measurements: ms,
+			Summary: fmt.Sprintf("throughput regressed: %.4g/s against the baseline's %.4g/s, beyond the %s margin", tput.Value, btput.Value, st.Margin)}
 	}
-	return result.Check{Status: result.Pass, Measurements: ms, Summary: fmt.Sprintf("p(95) and throughput within %s of the baseline", r.cfg.Stages.Load.Margin)}
+	return result.Check{Status: result.Pass, Measurements: ms,
+		Summary: fmt.Sprintf("p(95) %.3gms against the baseline's %.3gms (difference %.3g to %.3gms at 95%%), throughput within %s",
+			cmp.A.Value, cmp.B.Value, cmp.Diff.CI.Lo, cmp.Diff.CI.Hi, st.Margin)}
 }
 
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -46,7 +46,7 @@ func (r *Report) Write(w io.Writer, format string) error {
 func (r *Report) verdictLine() string {
 	switch {
 	case r.Verdict == Pass:
-		return fmt.Sprintf("PASS: %s — %d checks in %d stages held", r.Title, len(r.Checks), len(r.Stages))
+		return fmt.Sprintf("PASS: %s — %s in %s held", r.Title, plural(len(r.Checks), "check"), plural(len(r.Stages), "stage"))
 	case r.FirstFailure != nil:
 		f := r.FirstFailure
 		return fmt.Sprintf("FAIL: %s — stage %s failed: %s: %s", r.Title, f.Stage, f.Name, f.Summary)
@@ -84,9 +84,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(&b, "target %s, started %s, took %s\n", r.Target, r.Started.UTC().Format(time.RFC3339), round(r.Duration))
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	for _, st := range r.Stages {
-		fmt.Fprintf(tw, "\n%s\t%s\t%d checks, %d failed\t%s\n", strings.ToUpper(st.Name), mark(st.Status), st.Checks, st.Failed, round(st.Duration))
+		fmt.Fprintf(&b, "\n%s  %s  %s, %d failed, %s\n", strings.ToUpper(st.Name), mark(st.Status), plural(st.Checks, "check"), st.Failed, round(st.Duration))
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		for _, c := range r.Checks {
 			if c.Stage != st.Name {
 				continue
@@ -103,9 +103,9 @@ func (r *Report) WriteText(w io.Writer) error {
 				}
 			}
 		}
-	}
-	if err := tw.Flush(); err != nil {
-		return err
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write the text report: %w", err)
@@ -180,4 +180,12 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		suites.Add(s)
 	}
 	return junit.Write(w, suites)
+}
+
+// plural is "1 check", "2 checks".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -8,9 +8,10 @@ import (
 )
 
 var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
-	"mark":  mark,
-	"round": round,
-	"utc":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"mark":   mark,
+	"plural": plural,
+	"round":  round,
+	"utc":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -44,7 +45,7 @@ code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,monospace}
 {{end}}</pre>{{end}}{{else}}<p>{{.Line}}</p>{{end}}
 </section>
 <div class="meta">Target <code>{{.R.Target}}</code> · started {{utc .R.Started}} · took {{round .R.Duration}}{{range $k, $v := .R.Meta}} · {{$k}} <code>{{$v}}</code>{{end}}</div>
-<div class="stages">{{range .R.Stages}}<div class="stage {{.Status}}"><b>{{.Name}}</b>{{mark .Status}} · {{.Checks}} checks{{if .Failed}}, {{.Failed}} failed{{end}} · {{round .Duration}}</div>{{end}}</div>
+<div class="stages">{{range .R.Stages}}<div class="stage {{.Status}}"><b>{{.Name}}</b>{{mark .Status}} · {{plural .Checks "check"}}{{if .Failed}}, {{.Failed}} failed{{end}} · {{round .Duration}}</div>{{end}}</div>
 <table><thead><tr><th>stage</th><th>check</th><th>status</th><th>summary</th><th>measurements</th><th>time</th></tr></thead><tbody>
 {{range .R.Checks}}<tr class="{{.Status}}"><td>{{.Stage}}</td><td>{{.Name}}</td><td class="status">{{mark .Status}}</td>
 <td>{{.Summary}}{{if .Evidence}}<ul>{{range .Evidence}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}</td>

@@ -79,10 +79,12 @@ func formatValue(v float64, unit string) string {
 		return fmt.Sprintf("%.0f", v)
 	case "%":
 		return fmt.Sprintf("%.3g%%", v)
-	case "ms":
-		return fmt.Sprintf("%.3gms", v)
+	case "ms", "s":
+		return fmt.Sprintf("%.3g%s", v, unit)
+	case "/s":
+		return fmt.Sprintf("%.4g/s", v)
 	}
-	return fmt.Sprintf("%.4g%s", v, unit)
+	return fmt.Sprintf("%.4g %s", v, unit) // a word: "2000 events"
 }
 
 // Check is one thing checked.
@@ -102,6 +104,10 @@ type Check struct {
 	// Evidence is what a reader needs to act on a failure: missing uuids,
 	// replies, log lines.
 	Evidence []string `json:"evidence,omitempty"`
+	// Samples are raw observations by name (e.g. latencies in ms), kept so a
+	// later run can compare with this one by bootstrap rather than by one
+	// number each.
+	Samples map[string][]float64 `json:"samples,omitempty"`
 }
 
 // Measurement returns the measurement named name.
