@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -42,6 +43,7 @@ type Stages struct {
 	E2E    E2EStage    `json:"e2e"`
 	Load   LoadStage   `json:"load"`
 	Faults FaultsStage `json:"faults"`
+	GoLive GoLiveStage `json:"golive"`
 }
 
 // Switch turns a stage off with `enabled: false`.
@@ -120,6 +122,27 @@ type FaultsStage struct {
 	MaxRTO Duration `json:"max_rto,omitempty"`
 }
 
+// GoLiveStage checks the production checklist a release is held to before it
+// takes traffic. A check whose expectation is not declared is skipped and
+// says what to declare.
+type GoLiveStage struct {
+	Switch
+	// TLSMinDays: on an https target the certificate must verify against the
+	// system's roots and stay valid this many more days (default 14).
+	TLSMinDays int `json:"tls_min_days,omitempty"`
+	// RateLimitBurst, when above 0, is how many events sent at once must draw
+	// a 429 from capture: its per-project limit is on and below that.
+	RateLimitBurst int `json:"rate_limit_burst,omitempty"`
+	// CORSAllowed are browser origins whose preflight must be answered, as
+	// posthog-js on those sites needs (default one unrelated origin: any site
+	// may send events, PostHog's policy). CORSDenied must get no CORS headers.
+	CORSAllowed []string `json:"cors_allowed,omitempty"`
+	CORSDenied  []string `json:"cors_denied,omitempty"`
+	// Retention, when set, is the events table's TTL as ClickHouse shows it
+	// (e.g. "toDateTime(timestamp) + toIntervalDay(90)"); "none" requires no TTL.
+	Retention string `json:"retention,omitempty"`
+}
+
 // Duration is a time.Duration written as "20s" in a gate file.
 type Duration time.Duration
 
@@ -148,6 +171,7 @@ func DefaultConfig() Config {
 		Load: LoadStage{Rate: 100, Duration: Duration(20 * time.Second),
 			Thresholds: []string{"p(95)<500ms", "errors<1%", "rate>=0.95*target"}, Margin: "20%", LatencyFloor: Duration(10 * time.Millisecond)},
 		Faults: FaultsStage{Faults: faultNames(), Events: 1500, Stream: Duration(6 * time.Second), MaxRTO: Duration(30 * time.Second)},
+		GoLive: GoLiveStage{TLSMinDays: 14, CORSAllowed: []string{"https://shop.example"}},
 	}}
 }
 
@@ -196,6 +220,20 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if s.Faults.MaxRTO == 0 {
 		s.Faults.MaxRTO = d.Stages.Faults.MaxRTO
+	}
+	if s.GoLive.TLSMinDays == 0 {
+		s.GoLive.TLSMinDays = d.Stages.GoLive.TLSMinDays
+	}
+	if s.GoLive.CORSAllowed == nil {
+		s.GoLive.CORSAllowed = d.Stages.GoLive.CORSAllowed
+	}
+	for _, o := range append(slices.Clone(s.GoLive.CORSAllowed), s.GoLive.CORSDenied...) {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+			return c, invalid("stages.golive: CORS origin %q: want scheme://host[:port], like https://app.example.com", o)
+		}
+	}
+	if s.GoLive.TLSMinDays < 0 || s.GoLive.RateLimitBurst < 0 {
+		return c, invalid("stages.golive: tls_min_days and rate_limit_burst must not be negative")
 	}
 	for _, name := range s.Faults.Faults {
 		if !slices.Contains(faultNames(), name) {

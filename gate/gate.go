@@ -7,6 +7,7 @@ package gate
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -50,6 +51,8 @@ type Options struct {
 	Baseline *result.Report
 	// Progress, when set, is told each step as it starts.
 	Progress func(stage, step string)
+	// TLSRoots verifies https targets' certificates (nil: the system's roots).
+	TLSRoots *x509.CertPool
 	// Meta is copied into the report (command line, gate file).
 	Meta map[string]string
 }
@@ -99,6 +102,7 @@ func Run(ctx context.Context, opts Options) (*result.Report, error) {
 		{StageE2E, cfg.Stages.E2E.On(), r.e2e},
 		{StageLoad, cfg.Stages.Load.On(), r.load},
 		{StageFaults, cfg.Stages.Faults.On(), r.faults},
+		{StageGoLive, cfg.Stages.GoLive.On(), r.golive},
 	}
 	for i, st := range stages {
 		if ctx.Err() != nil {
@@ -141,6 +145,7 @@ const (
 	StageE2E    = "e2e"
 	StageLoad   = "load"
 	StageFaults = "faults"
+	StageGoLive = "go-live"
 )
 
 // runner holds one Run's state.

@@ -2,8 +2,16 @@ package gate
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -71,8 +79,16 @@ func TestGateOnTheLocalStack(t *testing.T) {
 		for _, st := range rep.Stages {
 			names = append(names, st.Name)
 		}
-		if strings.Join(names, ",") != "chart,smoke,e2e,load,faults" || rep.Stages[0].Status != result.Skip || rep.Stages[4].Status != result.Skip {
+		if strings.Join(names, ",") != "chart,smoke,e2e,load,faults,go-live" || rep.Stages[0].Status != result.Skip || rep.Stages[4].Status != result.Skip {
 			t.Errorf("stages %v", names)
+		}
+		// Against the stack's defaults: any origin may send events (PostHog's
+		// policy); an http target has no certificate; nothing else is declared.
+		for name, want := range map[string]result.Status{"CORS policy": result.Pass, "TLS certificate": result.Skip,
+			"rate limit": result.Skip, "events retention": result.Skip, "backups": result.Skip} {
+			if c := findCheck(rep, StageGoLive, name); c.Status != want {
+				t.Errorf("go-live %s: %s (%s), want %s", name, c.Status, c.Summary, want)
+			}
 		}
 		c := findCheck(rep, StageE2E, "events sent == events stored")
 		if m, ok := c.Measurement("acknowledged"); !ok || m.Value != 300 {
@@ -162,6 +178,31 @@ func TestGateOnTheLocalStack(t *testing.T) {
 		rep = run(t, cfg, tg)
 		if f := rep.FirstFailure; f == nil || f.Stage != StageFaults || f.Status != result.Error || !strings.Contains(f.Summary, "401") {
 			t.Errorf("a refused control token: %+v", f)
+		}
+	})
+
+	t.Run("go-live holds the stack to what the gate file declares", func(t *testing.T) {
+		cfg := quick()
+		cfg.Stages.E2E.Switch, cfg.Stages.Load.Switch, cfg.Stages.Faults.Switch = off(), off(), off()
+		cfg.Stages.GoLive.RateLimitBurst = 2000
+		cfg.Stages.GoLive.CORSDenied = []string{"https://evil.example"}
+		cfg.Stages.GoLive.Retention = "none"
+		rep := run(t, cfg, target)
+		for name, want := range map[string]result.Status{
+			"rate limit":       result.Fail, // this stack has no per-project limit
+			"CORS policy":      result.Fail, // it answers every origin
+			"events retention": result.Pass, // and keeps events without a TTL
+		} {
+			if c := findCheck(rep, StageGoLive, name); c.Status != want {
+				t.Errorf("%s: %s (%s), want %s", name, c.Status, c.Summary, want)
+			}
+		}
+		if c := findCheck(rep, StageGoLive, "CORS policy"); !strings.Contains(c.Summary, "https://evil.example allowed, but must be refused") {
+			t.Errorf("CORS summary: %s", c.Summary)
+		}
+		cfg.Stages.GoLive.Retention = "toIntervalDay(90)"
+		if c := findCheck(run(t, cfg, target), StageGoLive, "events retention"); c.Status != result.Fail || !strings.Contains(c.Summary, "no TTL") {
+			t.Errorf("declared 90 days: %+v", c)
 		}
 	})
 
@@ -317,5 +358,52 @@ spec:
 	}
 	if c := findCheck(rep, StageChart, "unit"); c.Status != result.Skip {
 		t.Errorf("a chart without suites: unit %+v", c)
+	}
+}
+
+// TestTLSCertificateCheck holds https targets to a verifying certificate with
+// enough validity left.
+func TestTLSCertificateCheck(t *testing.T) {
+	ok := httptest.NewTLSServer(http.NotFoundHandler())
+	defer ok.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(ok.Certificate())
+	check := func(url string, roots *x509.CertPool) *result.Check {
+		r := &runner{opts: Options{TLSRoots: roots}, t: Target{CaptureURL: url}}
+		c := r.tlsCertificate(context.Background(), 14)
+		return &c
+	}
+	if c := check(ok.URL, roots); c.Status != result.Pass {
+		t.Errorf("a trusted certificate: %+v", c)
+	}
+	if c := check(ok.URL, nil); c.Status != result.Fail || !strings.Contains(c.Summary, "TLS handshake") {
+		t.Errorf("a certificate no system root signed: %+v", c)
+	}
+	if c := check("http://127.0.0.1:1", nil); c.Status != result.Skip {
+		t.Errorf("an http target: %+v", c)
+	}
+
+	// A certificate that expires in 3 days.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "soon"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(72 * time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	soon := httptest.NewUnstartedServer(http.NotFoundHandler())
+	soon.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	soon.StartTLS()
+	defer soon.Close()
+	expiring := x509.NewCertPool()
+	expiring.AddCert(cert)
+	c := check(soon.URL, expiring)
+	if days, _ := c.Measurement("days of validity left"); c.Status != result.Fail || days.Value > 3 || !strings.Contains(c.Summary, "renew") {
+		t.Errorf("a certificate expiring in 3 days: %+v", c)
 	}
 }

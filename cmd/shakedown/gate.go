@@ -30,7 +30,7 @@ func newGateCmd() *cobra.Command {
 	var f gateFlags
 	cmd := &cobra.Command{
 		Use:   "gate",
-		Short: "Give one verdict for a release: chart, smoke, e2e, load and faults stages",
+		Short: "Give one verdict for a release: chart, smoke, e2e, load, faults and go-live stages",
 		Long: `Runs the stages of a gate file against a release and gives one verdict:
 
   chart  with --chart: lint over every cloud overlay and Kubernetes version, and
@@ -44,7 +44,11 @@ func newGateCmd() *cobra.Command {
   faults with --state: ClickHouse and PostgreSQL paused and killed, the worker
          restarted, one at a time while events stream in: RPO (acknowledged
          events lost) must be 0, RTO (from the fault's end until an event sent
-         then is stored) within the gate file's bound.
+         then is stored) within the gate file's bound;
+  go-live the production checklist: an https target's certificate verifies and
+         stays valid N days, a declared burst draws 429 with Retry-After, CORS
+         preflights answered as declared, the events table's TTL as declared
+         (what the gate file does not declare is skipped, saying what to declare).
 
 The gate file (--gate, default ./gate.yaml when present, else the defaults that
 ` + "`shakedown gate init`" + ` writes) turns stages off and sets what they hold the release to.

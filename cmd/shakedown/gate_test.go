@@ -38,7 +38,8 @@ func exitCode(err error) int {
 // commented gate file of `gate init` passes (exit 0) and writes every report;
 // a too-tight threshold exits 1 naming the load stage.
 func TestGateCommand(t *testing.T) {
-	st := startStackUp(t)
+	// A per-project limit of 1,000 events/s, which only go-live's burst exceeds.
+	st := startStackUp(t, "--rate-limit", "1000")
 	dir := t.TempDir()
 	if _, _, err := runGateCmd(t, dir, "init"); err != nil {
 		t.Fatal(err)
@@ -50,7 +51,7 @@ func TestGateCommand(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, "gate.yaml"))
 	small := strings.NewReplacer("events: 2000", "events: 300", "duration: 20s", "duration: 2s",
 		"faults: [clickhouse-pause, clickhouse-kill, postgres-pause, postgres-kill, worker-restart]", "faults: [worker-restart]",
-		"events: 1500", "events: 600", "stream: 6s", "stream: 3s").Replace(string(b))
+		"events: 1500", "events: 600", "stream: 6s", "stream: 3s", "rate_limit_burst: 0", "rate_limit_burst: 5000").Replace(string(b))
 	os.WriteFile(filepath.Join(dir, "gate.yaml"), []byte(small), 0o644)
 
 	out, stderr, err := runGateCmd(t, dir, "--state", st.stateDir, "--report", "text", "--report", "json", "--report", "md", "--report", "html", "--report", "junit", "--out", "reports")
@@ -76,6 +77,11 @@ func TestGateCommand(t *testing.T) {
 	}
 	if !drilled {
 		t.Errorf("no passing worker-restart drill with an RTO in %+v", rep.Checks)
+	}
+	for _, c := range rep.Checks {
+		if c.Stage == "go-live" && c.Name == "rate limit" && (c.Status != result.Pass || !strings.Contains(c.Summary, "Retry-After")) {
+			t.Errorf("go-live rate limit on a stack limited to 1,000 events/s: %+v", c)
+		}
 	}
 
 	tight := strings.Replace(small, "p(95)<500ms", "p(95)<1us", 1)
