@@ -8,12 +8,11 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/shakedown-dev/shakedown/loadgen"
+	"github.com/shakedown-dev/shakedown/loadgen/load"
 	"github.com/shakedown-dev/shakedown/loadgen/pace"
 	"github.com/shakedown-dev/shakedown/loadgen/record"
 	"github.com/shakedown-dev/shakedown/loadgen/stats"
 	"github.com/shakedown-dev/shakedown/loadgen/threshold"
-	"github.com/shakedown-dev/shakedown/loadgen/traffic"
 	"github.com/shakedown-dev/shakedown/result"
 )
 
@@ -93,42 +92,19 @@ func (r *runner) load(ctx context.Context) bool {
 	return ok
 }
 
-// attack runs one load attack as `shakedown load` does: requests built
-// before the attack (up to loadgen.DefaultPrebuildMemory), intended-time
-// latency from the schedule. It returns a uniform sample of at most
-// maxSamples intended latencies in milliseconds too.
+// attack runs one load attack as `shakedown load` does (load.Run: requests
+// built before the attack, intended-time latency from the schedule) and
+// keeps a uniform sample of at most maxSamples intended latencies in
+// milliseconds.
 func (r *runner) attack(ctx context.Context, rate float64, d time.Duration) (*record.Recorder, []float64, error) {
-	pacer, err := pace.New(pace.Spec{Kind: "constant", Rate: rate, Duration: d})
-	if err != nil {
-		return nil, nil, err
-	}
-	gen, err := traffic.New(traffic.Options{BaseURL: r.t.CaptureURL, Token: r.t.Token, Seed: r.opts.Seed, Epoch: time.Now()})
-	if err != nil {
-		return nil, nil, err
-	}
-	n := record.NewSchedule(pacer).Count(d)
-	if _, err := gen.Prebuild(ctx, int(n), loadgen.DefaultPrebuildMemory, nil); err != nil {
-		return nil, nil, err
-	}
-	actx, cancel := context.WithCancel(ctx)
-	defer cancel() // stops the generator's builders
-	rec := record.New(record.Options{Start: time.Now(), Schedule: record.NewSchedule(pacer),
-		Classify: func(method, url string) (string, string) {
-			k, e := traffic.Classify(method, url)
-			return string(k), string(e)
-		}})
 	samples := newReservoir(maxSamples, r.opts.Seed)
-	observe := func(res *vegeta.Result) {
-		// The intended latency, as the recorder counts it (see record.Recorder.Add).
-		end := res.Timestamp.Add(res.Latency)
-		intended := res.Latency
-		if at, ok := rec.IntendedTime(res.Seq); ok {
-			intended = max(end.Sub(at), res.Latency)
-		}
-		samples.add(millis(intended))
+	res, err := load.Run(ctx, load.Options{Target: r.t.CaptureURL, Token: r.t.Token, Seed: r.opts.Seed,
+		Pacer:   pace.Spec{Kind: "constant", Rate: rate, Duration: d},
+		Observe: func(_ *vegeta.Result, intended time.Duration) { samples.add(millis(intended)) }})
+	if res == nil {
+		return nil, nil, err
 	}
-	rec, err = loadgen.Run(actx, loadgen.Attack{Name: "shakedown-gate", Targeter: gen.Targeter(actx, nil), Pacer: pacer, Duration: d,
-		Recorder: rec, Observe: observe})
+	rec := res.Recorder
 	if err != nil {
 		return rec, nil, fmt.Errorf("load attack: %w", err)
 	}

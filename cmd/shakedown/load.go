@@ -13,7 +13,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/spf13/cobra"
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 	"golang.org/x/term"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
@@ -23,7 +22,7 @@ import (
 	"github.com/shakedown-dev/shakedown/internal/stack"
 	"github.com/shakedown-dev/shakedown/loadgen"
 	"github.com/shakedown-dev/shakedown/loadgen/distributed"
-	"github.com/shakedown-dev/shakedown/loadgen/ingest"
+	"github.com/shakedown-dev/shakedown/loadgen/load"
 	"github.com/shakedown-dev/shakedown/loadgen/pace"
 	"github.com/shakedown-dev/shakedown/loadgen/record"
 	"github.com/shakedown-dev/shakedown/loadgen/report"
@@ -208,8 +207,7 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 			f.duration, spec.Duration = st.Total(), st.Total()
 		}
 	}
-	pacer, err := pace.New(spec)
-	if err != nil {
+	if _, err := pace.New(spec); err != nil {
 		return &exitError{code: exitUsage, msg: fmt.Sprintf("--pacer %s: %v", f.pacer, err)}
 	}
 	kinds, err := parseWeights[traffic.Kind]("mix", f.kinds)
@@ -232,36 +230,18 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 		cfg.Seed = f.seed
 	}
 
-	gen, err := traffic.New(traffic.Options{BaseURL: f.target, Token: f.token, Seed: f.seed, Kinds: kinds, Encodings: encs,
-		Epoch: time.Now(), SampleEvery: sampleEvery(f), Pool: f.pool})
-	if err != nil {
-		return err
+	opts := load.Options{Target: f.target, Token: f.token, Pacer: spec, Seed: f.seed, Kinds: kinds, Encodings: encs, Pool: f.pool,
+		PrebuildMemory: prebuildBytes, MaxWorkers: f.maxWorkers, Timeout: f.timeout, Thresholds: rules,
+		Database: f.chDatabase, SampleEvery: f.sampleEvery, E2ETimeout: f.e2eTimeout,
+		Log: func(msg string) { fmt.Fprintln(stderr, msg) }}
+	if prebuildBytes == 0 {
+		opts.PrebuildMemory = -1 // --prebuild-memory 0: build every request during the attack
 	}
-	if f.pool > 0 {
-		fmt.Fprintf(stderr, "building %d targets ...\n", f.pool)
-		if err := gen.Warm(ctx); err != nil {
-			return err
-		}
-	} else if err := prebuildRequests(ctx, stderr, gen, pacer, f.duration, prebuildBytes); err != nil {
-		return err
-	}
-	live := newLiveProgress(stderr)
-	howLong := "for " + f.duration.String()
-	if f.duration == 0 {
-		howLong = "until interrupted"
-	}
-	fmt.Fprintf(stderr, "attacking %s: %s %s, seed %d\n", f.target, cfg.Pacer, howLong, f.seed)
-
-	var tracker *ingest.Tracker
-	attackCtx, endAttack := context.WithCancel(ctx)
-	defer endAttack()
-	polled := make(chan error, 1)
-	var conn clickhouse.Conn
 	if sampleEvery(f) > 0 {
 		if f.chPassword == "" {
 			f.chPassword = os.Getenv("CLICKHOUSE_PASSWORD")
 		}
-		conn, err = clickhouse.Open(&clickhouse.Options{Addr: []string{f.clickhouse},
+		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{f.clickhouse},
 			Auth: clickhouse.Auth{Username: f.chUser, Password: f.chPassword}})
 		if err != nil {
 			return fmt.Errorf("connect to ClickHouse %s for end-to-end latency: %w (or pass --sample-every 0)", f.clickhouse, err)
@@ -270,63 +250,32 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 		if err := conn.Ping(ctx); err != nil {
 			return fmt.Errorf("ping ClickHouse %s for end-to-end latency: %w (check --clickhouse, or pass --sample-every 0)", f.clickhouse, err)
 		}
+		opts.ClickHouse = conn
 	}
-	// The schedule starts now, after every slow step of the set-up: intended send
-	// times count from here, and the attack begins right after.
-	start := time.Now()
-	rec := record.New(record.Options{Start: start, Schedule: record.NewSchedule(pacer), Classify: classifyTarget})
-	if conn != nil {
-		tracker = ingest.New(conn, ingest.Options{Database: f.chDatabase, Timeout: f.e2eTimeout, FoundAt: rec.AddE2EAt, Lost: rec.AddE2ELost})
-		// Until interrupted, the drain ends only after the interruption (below).
-		drainCtx, endDrain := context.WithCancel(context.WithoutCancel(ctx))
-		if f.duration > 0 {
-			endDrain()
-			drainCtx, endDrain = context.WithTimeout(context.WithoutCancel(ctx), f.duration+f.e2eTimeout+5*time.Second)
-		}
-		defer endDrain()
-		// Interrupted: give sampled events a few seconds more, not the full timeout.
-		stopAfter := context.AfterFunc(ctx, func() { time.AfterFunc(5*time.Second, endDrain) })
-		defer stopAfter()
-		go func() { polled <- tracker.Run(attackCtx, drainCtx) }()
-	} else {
-		close(polled)
+	howLong := "for " + f.duration.String()
+	if f.duration == 0 {
+		howLong = "until interrupted"
 	}
-	observe := func(*traffic.Target) {}
-	if tracker != nil {
-		observe = func(t *traffic.Target) { tracker.Sent(time.Now(), t.Sampled...) }
-	}
-	_, runErr := loadgen.Run(ctx, loadgen.Attack{
-		Name: "shakedown", Targeter: gen.Targeter(ctx, observe), Pacer: pacer, Duration: f.duration,
-		MaxWorkers: f.maxWorkers, Timeout: f.timeout, Recorder: rec, Tick: live.tick,
-	})
+	live := newLiveProgress(stderr)
+	opts.Tick = live.tick
+	fmt.Fprintf(stderr, "attacking %s: %s %s, seed %d\n", f.target, cfg.Pacer, howLong, f.seed)
+	res, err := load.Run(ctx, opts)
 	live.done()
-	endAttack()
-	if tracker != nil && ctx.Err() == nil {
-		fmt.Fprintln(stderr, "waiting for sampled events to become queryable ...")
+	if res == nil {
+		return usageExit(err, load.ErrInvalidOptions)
 	}
-	if err := <-polled; err != nil {
-		fmt.Fprintln(stderr, "shakedown: end-to-end latency:", err)
+	if err != nil && ctx.Err() == nil {
+		return err
 	}
-	if runErr != nil && ctx.Err() == nil {
-		return runErr
+	if res.E2EErr != nil {
+		fmt.Fprintln(stderr, "shakedown: end-to-end latency:", res.E2EErr)
 	}
 	if f.resultOut != "" {
-		if err := writeResult(stdout, f.resultOut, rec); err != nil {
+		if err := writeResult(stdout, f.resultOut, res.Recorder); err != nil {
 			return err
 		}
 	}
-	stopped := ""
-	if ctx.Err() != nil {
-		stopped = "interrupted after " + time.Since(start).Round(time.Millisecond).String()
-	}
-	return finishLoad(stdout, stderr, f, cfg, rec, rules, stopped)
-}
-
-// classifyTarget names the request kind and encoding of a result, for the
-// report's breakdowns.
-func classifyTarget(method, url string) (string, string) {
-	k, e := traffic.Classify(method, url)
-	return string(k), string(e)
+	return finishLoad(stdout, stderr, f, cfg, res.Recorder, rules, res.Stopped)
 }
 
 func sampleEvery(f loadFlags) uint64 {
@@ -531,12 +480,8 @@ func (l *liveProgress) done() {
 	}
 }
 
-// defaultPrebuildMemory is --prebuild-memory's default: at the default mix's
-// ~3 KB a request, about 80,000 requests, built in about 2 s on 2 cores.
+// defaultPrebuildMemory is --prebuild-memory's default: loadgen.DefaultPrebuildMemory.
 const defaultPrebuildMemory = "256Mi"
-
-// prebuildHorizon is how much of a run without an end is prebuilt.
-const prebuildHorizon = time.Minute
 
 // parseMemory reads a size such as 256Mi, 1G or 0.
 func parseMemory(flag, s string) (int64, error) {
@@ -545,43 +490,4 @@ func parseMemory(flag, s string) (int64, error) {
 		return 0, fmt.Errorf("--%s %q: want a size such as 256Mi, 1Gi or 0", flag, s)
 	}
 	return q.Value(), nil
-}
-
-// prebuildRequests builds the requests the pacer schedules over the run (the
-// first prebuildHorizon of a run without an end), up to maxBytes, before the
-// attack starts; see traffic.Generator.Prebuild.
-func prebuildRequests(ctx context.Context, stderr io.Writer, gen *traffic.Generator, pacer vegeta.Pacer, duration time.Duration, maxBytes int64) error {
-	if maxBytes <= 0 {
-		return nil
-	}
-	window := duration
-	if window <= 0 {
-		window = prebuildHorizon
-	}
-	n := record.NewSchedule(pacer).Count(window)
-	if n == 0 {
-		return nil
-	}
-	n = min(n, uint64(maxBytes/512)) // no request is smaller than 512 bytes: bounds the slice
-	began := time.Now()
-	live := newLiveProgress(stderr)
-	lastLine := time.Now()
-	built, err := gen.Prebuild(ctx, int(n), maxBytes, func(done int) {
-		if live.interactive {
-			fmt.Fprintf(stderr, "\r\033[Kbuilding requests ahead: %d of %d", done, n)
-		} else if time.Since(lastLine) >= 10*time.Second {
-			lastLine = time.Now()
-			fmt.Fprintf(stderr, "%s building requests ahead: %d of %d\n", time.Now().UTC().Format("15:04:05"), done, n)
-		}
-	})
-	live.done()
-	if err != nil {
-		return fmt.Errorf("build requests before the attack: %w", err)
-	}
-	rest := ""
-	if uint64(built) < n {
-		rest = fmt.Sprintf("; the other %d are built during the attack (raise --prebuild-memory to build more ahead)", n-uint64(built))
-	}
-	fmt.Fprintf(stderr, "built %d requests before the attack in %s%s\n", built, time.Since(began).Round(10*time.Millisecond), rest)
-	return nil
 }

@@ -173,18 +173,28 @@ func micros(d time.Duration) (int64, bool) {
 	return us, false
 }
 
-// Add records one result.
-func (r *Recorder) Add(res *vegeta.Result) {
-	sent := res.Timestamp
-	end := sent.Add(res.Latency)
-	intendedAt := sent
+// IntendedLatency is res's latency from its intended send time (at least its
+// latency from the actual send), as Add records it.
+func (r *Recorder) IntendedLatency(res *vegeta.Result) time.Duration {
+	_, _, _, intended := r.times(res)
+	return intended
+}
+
+// times returns when res was sent, when its reply ended, when it was meant
+// to be sent, and its latency from then (at least its latency from the send).
+func (r *Recorder) times(res *vegeta.Result) (sent, end, intendedAt time.Time, intended time.Duration) {
+	sent = res.Timestamp
+	end = sent.Add(res.Latency)
+	intendedAt = sent
 	if t, ok := r.IntendedTime(res.Seq); ok {
 		intendedAt = t
 	}
-	intended := end.Sub(intendedAt)
-	if intended < res.Latency {
-		intended = res.Latency
-	}
+	return sent, end, intendedAt, max(end.Sub(intendedAt), res.Latency)
+}
+
+// Add records one result.
+func (r *Recorder) Add(res *vegeta.Result) {
+	sent, end, intendedAt, intended := r.times(res)
 	lat, c1 := micros(res.Latency)
 	itd, c2 := micros(intended)
 	cls := r.classify(res)
