@@ -38,12 +38,13 @@ type Config struct {
 
 // Stages are the gate's stages, in the order they run.
 type Stages struct {
-	Chart  ChartStage  `json:"chart"`
-	Smoke  SmokeStage  `json:"smoke"`
-	E2E    E2EStage    `json:"e2e"`
-	Load   LoadStage   `json:"load"`
-	Faults FaultsStage `json:"faults"`
-	GoLive GoLiveStage `json:"golive"`
+	Chart   ChartStage  `json:"chart"`
+	Install Switch      `json:"install"`
+	Smoke   SmokeStage  `json:"smoke"`
+	E2E     E2EStage    `json:"e2e"`
+	Load    LoadStage   `json:"load"`
+	Faults  FaultsStage `json:"faults"`
+	GoLive  GoLiveStage `json:"golive"`
 }
 
 // Switch turns a stage off with `enabled: false`.
@@ -138,6 +139,9 @@ type GoLiveStage struct {
 	// may send events, PostHog's policy). CORSDenied must get no CORS headers.
 	CORSAllowed []string `json:"cors_allowed,omitempty"`
 	CORSDenied  []string `json:"cors_denied,omitempty"`
+	// RequireBackups requires a backup CronJob in a release given with a
+	// cluster (default true).
+	RequireBackups *bool `json:"require_backups,omitempty"`
 	// Retention, when set, is the events table's TTL as ClickHouse shows it
 	// (e.g. "toDateTime(timestamp) + toIntervalDay(90)"); "none" requires no TTL.
 	Retention string `json:"retention,omitempty"`

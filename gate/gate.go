@@ -38,6 +38,9 @@ type Options struct {
 	// chart stage runs, without a chart it is skipped.
 	Target Target
 	Chart  string
+	// Cluster, when set, is where the chart is installed as a release (the
+	// install stage, before smoke) and where go-live looks for its backups.
+	Cluster *Cluster
 	// UnitWorker starts a worker process for the chart's unit suites (see
 	// unit.Options.Worker); nil runs them in this process.
 	UnitWorker func(ctx context.Context) *exec.Cmd
@@ -72,8 +75,20 @@ func Run(ctx context.Context, opts Options) (*result.Report, error) {
 	}
 	t := opts.Target
 	deployed := t.CaptureURL != "" && t.Token != ""
+	if opts.Cluster != nil {
+		if opts.Cluster.Kubeconfig == "" {
+			opts.Cluster = nil
+		} else {
+			cl := *opts.Cluster
+			cl.defaults()
+			opts.Cluster = &cl
+		}
+	}
 	if !deployed && opts.Chart == "" {
 		return nil, invalid("nothing to gate: give a deployment (--state DIR, or --target URL --token T) or a chart (--chart DIR)")
+	}
+	if opts.Cluster != nil && opts.Chart == "" {
+		return nil, invalid("a cluster (--kubeconfig) is gated by installing the release's chart: pass --chart DIR")
 	}
 	if t.Database == "" {
 		t.Database = "default"
@@ -98,6 +113,7 @@ func Run(ctx context.Context, opts Options) (*result.Report, error) {
 		run  func(context.Context) bool
 	}{
 		{StageChart, cfg.Stages.Chart.On(), r.chart},
+		{StageInstall, cfg.Stages.Install.On(), r.install},
 		{StageSmoke, cfg.Stages.Smoke.On(), r.smoke},
 		{StageE2E, cfg.Stages.E2E.On(), r.e2e},
 		{StageLoad, cfg.Stages.Load.On(), r.load},
@@ -114,6 +130,29 @@ func Run(ctx context.Context, opts Options) (*result.Report, error) {
 		}
 		if st.name == StageChart && opts.Chart == "" {
 			rep.Add(result.Check{Layer: st.name, Stage: st.name, Name: st.name, Status: result.Skip, Summary: "no chart given (--chart DIR)"})
+			continue
+		}
+		if st.name == StageInstall && opts.Cluster == nil {
+			rep.Add(result.Check{Layer: st.name, Stage: st.name, Name: st.name, Status: result.Skip, Summary: "no cluster given (--kubeconfig FILE --release NAME)"})
+			continue
+		}
+		if st.name == StageInstall {
+			if !st.run(ctx) {
+				for _, later := range stages[i+1:] {
+					if later.on && later.name != StageGoLive {
+						rep.Add(result.Check{Layer: later.name, Stage: later.name, Name: later.name, Status: result.Skip,
+							Summary: "not run: the release did not install"})
+					}
+				}
+				if cfg.Stages.GoLive.On() {
+					r.golive(ctx)
+				}
+				break
+			}
+			continue
+		}
+		if st.name == StageGoLive && !deployed && opts.Cluster != nil {
+			st.run(ctx) // the release's backups; the checks that need its URL skip
 			continue
 		}
 		if st.name != StageChart && !deployed {
@@ -140,12 +179,13 @@ func Run(ctx context.Context, opts Options) (*result.Report, error) {
 
 // The stages, in the order they run.
 const (
-	StageChart  = "chart"
-	StageSmoke  = "smoke"
-	StageE2E    = "e2e"
-	StageLoad   = "load"
-	StageFaults = "faults"
-	StageGoLive = "go-live"
+	StageChart   = "chart"
+	StageInstall = "install"
+	StageSmoke   = "smoke"
+	StageE2E     = "e2e"
+	StageLoad    = "load"
+	StageFaults  = "faults"
+	StageGoLive  = "go-live"
 )
 
 // runner holds one Run's state.

@@ -25,6 +25,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	clusterlocal "github.com/shakedown-dev/shakedown/internal/cluster/local"
 	"github.com/shakedown-dev/shakedown/internal/stack/local"
 	"github.com/shakedown-dev/shakedown/result"
 )
@@ -79,7 +85,7 @@ func TestGateOnTheLocalStack(t *testing.T) {
 		for _, st := range rep.Stages {
 			names = append(names, st.Name)
 		}
-		if strings.Join(names, ",") != "chart,smoke,e2e,load,faults,go-live" || rep.Stages[0].Status != result.Skip || rep.Stages[4].Status != result.Skip {
+		if strings.Join(names, ",") != "chart,install,smoke,e2e,load,faults,go-live" || rep.Stages[0].Status != result.Skip || rep.Stages[1].Status != result.Skip || rep.Stages[5].Status != result.Skip {
 			t.Errorf("stages %v", names)
 		}
 		// Against the stack's defaults: any origin may send events (PostHog's
@@ -219,7 +225,7 @@ func TestGateOnTheLocalStack(t *testing.T) {
 		if f := rep.FirstFailure; f == nil || f.Stage != StageSmoke || f.Name != "event store answers" || !strings.Contains(f.Summary, dead) {
 			t.Fatalf("first failure %+v", f)
 		}
-		for _, st := range rep.Stages[2:] {
+		for _, st := range rep.Stages[3:] {
 			if st.Status != result.Skip {
 				t.Errorf("stage %s ran with the store down: %s", st.Name, st.Status)
 			}
@@ -405,5 +411,66 @@ func TestTLSCertificateCheck(t *testing.T) {
 	c := check(soon.URL, expiring)
 	if days, _ := c.Measurement("days of validity left"); c.Status != result.Fail || days.Value > 3 || !strings.Contains(c.Summary, "renew") {
 		t.Errorf("a certificate expiring in 3 days: %+v", c)
+	}
+}
+
+// TestGateInstallStage installs the repository's chart on a local control
+// plane (kwok nodes), then upgrades it on a second run; go-live finds no
+// backup CronJob in the release until one is there.
+func TestGateInstallStage(t *testing.T) {
+	ctx := context.Background()
+	cl, err := clusterlocal.Start(ctx, clusterlocal.Options{Version: "1.34.4"})
+	if err != nil {
+		t.Fatalf("local Kubernetes 1.34.4: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := cl.Close(context.Background()); err != nil {
+			t.Errorf("stop local Kubernetes: %v", err)
+		}
+	})
+	kube, err := kubernetes.NewForConfig(cl.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gate"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Stages.Chart.Switch = off()
+	opts := Options{Chart: "../charts/reference-stack", Config: cfg, Cluster: &Cluster{Kubeconfig: cl.Kubeconfig(), Namespace: "gate", Release: "gate", Cloud: "aws"}}
+	rep, err := Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := findCheck(rep, StageInstall, "install or upgrade gate")
+	if rev, _ := c.Measurement("revision"); c.Status != result.Pass || rev.Value != 1 || !strings.HasPrefix(c.Summary, "installed") {
+		t.Fatalf("install: %+v", c)
+	}
+	f := rep.FirstFailure
+	if f == nil || f.Stage != StageGoLive || f.Name != "backups" || !strings.Contains(f.Summary, "no backup CronJob") {
+		t.Errorf("first failure %+v, want go-live's backups", f)
+	}
+	if c := findCheck(rep, StageSmoke, StageSmoke); c.Status != result.Skip {
+		t.Errorf("smoke without a deployment URL: %+v", c)
+	}
+
+	backup := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "gate-clickhouse-backup", Labels: map[string]string{"app.kubernetes.io/instance": "gate"}},
+		Spec: batchv1.CronJobSpec{Schedule: "17 3 * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{
+			Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyOnFailure, Containers: []corev1.Container{{Name: "backup", Image: "example/backup:1"}}}}}}}}
+	if _, err := kube.BatchV1().CronJobs("gate").Create(ctx, backup, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = findCheck(rep, StageInstall, "install or upgrade gate")
+	if rev, _ := c.Measurement("revision"); c.Status != result.Pass || rev.Value != 2 || !strings.HasPrefix(c.Summary, "upgraded") {
+		t.Errorf("second run: %+v", c)
+	}
+	if !rep.Passed() {
+		var b strings.Builder
+		rep.WriteText(&b)
+		t.Errorf("with a backup CronJob:\n%s", b.String())
 	}
 }

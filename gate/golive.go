@@ -28,13 +28,19 @@ func (r *runner) golive(ctx context.Context) bool {
 		c := r.check(StageGoLive, "golive", name, f)
 		ok = ok && !c.Status.Failed()
 	}
-	add("TLS certificate", func() result.Check { return r.tlsCertificate(ctx, st.TLSMinDays) })
-	add("rate limit", func() result.Check { return r.rateLimit(ctx, st.RateLimitBurst) })
-	add("CORS policy", func() result.Check { return r.corsPolicy(ctx, st.CORSAllowed, st.CORSDenied) })
-	add("events retention", func() result.Check { return r.retention(ctx, st.Retention) })
-	add("backups", func() result.Check {
-		return result.Check{Status: result.Skip, Summary: "a backup CronJob is checked on a release in a cluster (--kubeconfig, --release), which this gate was not given"}
-	})
+	needsURL := func(f func() result.Check) func() result.Check {
+		if r.t.CaptureURL == "" {
+			return func() result.Check {
+				return result.Check{Status: result.Skip, Summary: "no deployment URL to check (--target URL --token T, or --state DIR)"}
+			}
+		}
+		return f
+	}
+	add("TLS certificate", needsURL(func() result.Check { return r.tlsCertificate(ctx, st.TLSMinDays) }))
+	add("rate limit", needsURL(func() result.Check { return r.rateLimit(ctx, st.RateLimitBurst) }))
+	add("CORS policy", needsURL(func() result.Check { return r.corsPolicy(ctx, st.CORSAllowed, st.CORSDenied) }))
+	add("events retention", needsURL(func() result.Check { return r.retention(ctx, st.Retention) }))
+	add("backups", func() result.Check { return r.backups(ctx, st.RequireBackups == nil || *st.RequireBackups) })
 	return ok
 }
 

@@ -19,6 +19,9 @@ import (
 type gateFlags struct {
 	file, state, target, token string
 	chart                      string
+	kubeconfig, namespace      string
+	release, cloud             string
+	values                     []string
 	clickhouse, chUser, chPass string
 	chDatabase, baseline, out  string
 	reports                    []string
@@ -30,11 +33,13 @@ func newGateCmd() *cobra.Command {
 	var f gateFlags
 	cmd := &cobra.Command{
 		Use:   "gate",
-		Short: "Give one verdict for a release: chart, smoke, e2e, load, faults and go-live stages",
+		Short: "Give one verdict for a release: chart, install, smoke, e2e, load, faults and go-live stages",
 		Long: `Runs the stages of a gate file against a release and gives one verdict:
 
   chart  with --chart: lint over every cloud overlay and Kubernetes version, and
          the chart's helm-unittest suites;
+  install with --kubeconfig: install --chart as --release in --namespace, or
+         upgrade it when it exists, and wait until every resource is ready;
   smoke  liveness, readiness, the ingestion metrics, the event store answering;
   e2e    events sent == events stored, per uuid, in every encoding; flags answered
          on /flags (v=2) and /decide (v=3);
@@ -61,7 +66,9 @@ Exit status: 0 the gate passed, 1 it failed, 2 used wrong (flags, gate file),
   shakedown gate --state .stack
   shakedown gate --state .stack --report html --report md --report json --out gate-report
   shakedown gate --state .stack --baseline previous/gate.json
-  shakedown gate --chart charts/reference-stack --state .stack`,
+  shakedown gate --chart charts/reference-stack --state .stack
+  shakedown gate --chart charts/reference-stack --kubeconfig staging.yaml --release ingest \
+    --namespace ingest --cloud aws --target https://capture.staging.example --token phc_x`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runGate(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, cmd.Flags().Changed("gate"))
@@ -70,6 +77,11 @@ Exit status: 0 the gate passed, 1 it failed, 2 used wrong (flags, gate file),
 	fl := cmd.Flags()
 	fl.StringVar(&f.file, "gate", "gate.yaml", "gate file (see `shakedown gate init`); without it, the defaults")
 	fl.StringVar(&f.chart, "chart", "", "the release's Helm chart (directory or .tgz): the chart stage lints it and runs its helm-unittest suites")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "install or upgrade --chart as --release on this cluster first (the install stage), and look for its backups")
+	fl.StringVar(&f.namespace, "namespace", "default", "the release's namespace (with --kubeconfig)")
+	fl.StringVar(&f.release, "release", "shakedown", "the release's name (with --kubeconfig)")
+	fl.StringVar(&f.cloud, "cloud", "", "with --kubeconfig: apply the chart's overlay values/<cloud>.yaml")
+	fl.StringArrayVar(&f.values, "values", nil, "with --kubeconfig: values file, repeatable, later ones winning")
 	fl.StringVar(&f.state, "state", "", "the deployment of DIR/stack.json (see `shakedown stack up --state`)")
 	fl.StringVar(&f.target, "target", "", "capture API base URL (default: from --state)")
 	fl.StringVar(&f.token, "token", "", "project API token (default: from --state)")
@@ -136,6 +148,9 @@ func runGate(ctx context.Context, stdout, stderr io.Writer, f gateFlags, fileGiv
 			return usage("--report %q: want text, json, junit, md or html", r)
 		}
 	}
+	if f.kubeconfig != "" && f.chart == "" {
+		return usage("--kubeconfig installs the release's chart: pass --chart DIR too")
+	}
 	opts := gate.Options{Target: t, Chart: f.chart, UnitWorker: unitWorker(stderr), Seed: f.seed, Meta: map[string]string{"command": report.CommandLine(os.Args)}}
 	if _, err := os.Stat(f.file); err == nil || fileGiven {
 		cfg, err := gate.ReadConfig(f.file)
@@ -146,6 +161,9 @@ func runGate(ctx context.Context, stdout, stderr io.Writer, f gateFlags, fileGiv
 		opts.Meta["gate file"] = f.file
 	} else {
 		opts.Meta["gate file"] = "(defaults: no gate.yaml here)"
+	}
+	if f.kubeconfig != "" {
+		opts.Cluster = &gate.Cluster{Kubeconfig: f.kubeconfig, Namespace: f.namespace, Release: f.release, Cloud: f.cloud, Values: f.values}
 	}
 	if f.baseline != "" {
 		b, err := result.Read(f.baseline)

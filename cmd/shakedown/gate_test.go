@@ -118,6 +118,7 @@ func TestGateUsageErrors(t *testing.T) {
 		{[]string{"--state", state, "--report", "pdf"}, "--report"},
 		{[]string{"--state", state, "--baseline", "notjson.json"}, "--baseline"},
 		{[]string{"--state", state, "--seed", "x"}, "--seed"},
+		{[]string{"--state", state, "--kubeconfig", "kube.yaml"}, "--chart"},
 	} {
 		_, _, err := runGateCmd(t, dir, tc.args...)
 		if exitCode(err) != exitUsage || !strings.Contains(err.Error(), tc.want) {
