@@ -137,33 +137,27 @@ func runE2E(ctx context.Context, stdout, stderr io.Writer, f e2eFlags) error {
 		return runSDKs(ctx, stdout, stderr, f, specs, conn)
 	}
 	steps := progress.New(stderr)
-	steps.Step(fmt.Sprintf("sending %d events to %s (seed %d)", f.events, f.target, f.seed))
-	events := e2e.Generate(f.seed, f.events, f.people)
-	sent, err := e2e.Send(ctx, f.target, f.token, events, e2e.SendOptions{Seed: f.seed, Concurrency: f.concurrency, MaxBatch: f.maxBatch})
+	res, err := e2e.Run(ctx, e2e.Options{Target: f.target, Token: f.token, ClickHouse: conn, Database: f.database,
+		Events: f.events, People: f.people, Seed: f.seed, Concurrency: f.concurrency, MaxBatch: f.maxBatch, Wait: f.wait,
+		Progress: steps.Step})
 	if err != nil {
 		steps.Fail()
-		return err
+		return usageExit(err, e2e.ErrInvalidOptions)
 	}
-	steps.Step(fmt.Sprintf("waiting for %d acknowledged events in ClickHouse", len(sent.Acked)))
-	stored, waitErr := e2e.WaitStored(ctx, conn, f.database, sent.Acked, f.wait)
-	if waitErr != nil {
-		steps.Fail()
-	} else {
+	if res.Passed() {
 		steps.Done()
+	} else {
+		steps.Fail()
 	}
-
+	sent, stored := res.Sent, res.Stored
 	fmt.Fprintf(stdout, "sent          %d events in %d requests, all acknowledged\n", len(sent.Acked), sent.Requests)
 	fmt.Fprintf(stdout, "by encoding   %s\n", byEncoding(sent.ByEncoding))
 	fmt.Fprintf(stdout, "statuses      %v (retries included)\n", sent.Status)
 	fmt.Fprintf(stdout, "stored        %d rows (FINAL), %d distinct uuids, %d duplicate rows folded\n",
 		stored.Rows, stored.Distinct, stored.RawRows-min(stored.RawRows, stored.Distinct))
 	fmt.Fprintf(stdout, "missing       %d\n", stored.MissingCount)
-	want := uint64(len(sent.Acked))
-	switch {
-	case waitErr != nil:
-		return &exitError{code: 1, msg: waitErr.Error()}
-	case stored.Rows != want || stored.Distinct != want:
-		return &exitError{code: 1, msg: fmt.Sprintf("events sent != events stored: %d acknowledged, %d rows (FINAL), %d distinct", want, stored.Rows, stored.Distinct)}
+	if !res.Passed() {
+		return &exitError{code: exitCheckFailed, msg: res.Failure()}
 	}
 	fmt.Fprintln(stdout, "PASS: events sent == events stored")
 	return nil
