@@ -26,7 +26,7 @@ func (r *runner) e2e(ctx context.Context) bool {
 			return result.Check{Status: result.Error, Summary: err.Error()}
 		}
 		res, err := e2e.Run(ctx, e2e.Options{Target: r.t.CaptureURL, Token: r.t.Token, ClickHouse: conn, Database: r.t.Database,
-			Events: st.Events, People: st.People, Seed: r.opts.Seed, Wait: time.Duration(st.Wait), RetryFor: 30 * time.Second, KeepGoing: true})
+			Events: st.Events, People: st.People, Seed: r.uuidSeed, Wait: time.Duration(st.Wait), RetryFor: 30 * time.Second, KeepGoing: true})
 		if err != nil {
 			return result.Check{Status: result.Error, Summary: err.Error()}
 		}

@@ -42,7 +42,7 @@ func (r *runner) faults(ctx context.Context) bool {
 		r.step(StageFaults, name)
 		c := r.check(StageFaults, "faults", name, func() result.Check {
 			res, err := drill.Run(ctx, drill.Options{Target: r.t.CaptureURL, Token: r.t.Token, ClickHouse: conn, Database: r.t.Database,
-				Fault: byName[name], Events: st.Events, Stream: time.Duration(st.Stream), Seed: r.opts.Seed + uint64(i+1)*7919})
+				Fault: byName[name], Events: st.Events, Stream: time.Duration(st.Stream), Seed: r.uuidSeed + uint64(i+1)*7919})
 			if res == nil {
 				return result.Check{Status: result.Error, Summary: err.Error()}
 			}

@@ -105,7 +105,10 @@ func Run(ctx context.Context, opts Options) (*result.Report, error) {
 		rep.Meta[k] = v
 	}
 	rep.Meta["seed"] = fmt.Sprint(opts.Seed)
-	r := &runner{opts: opts, cfg: cfg, t: t, rep: rep}
+	// Checks that count stored events per uuid must send uuids no earlier run
+	// sent, or a deployment that keeps data would pass on old rows: their
+	// seed mixes in the run's start.
+	r := &runner{opts: opts, cfg: cfg, t: t, rep: rep, uuidSeed: opts.Seed ^ uint64(rep.Started.UnixNano())}
 	defer r.close()
 	stages := []struct {
 		name string
@@ -169,6 +172,10 @@ func Run(ctx context.Context, opts Options) (*result.Report, error) {
 			break
 		}
 	}
+	if ctx.Err() != nil {
+		rep.Add(result.Check{Layer: "gate", Stage: "interrupted", Name: "interrupted", Status: result.Error,
+			Summary: "the gate was interrupted: the stages after this point did not run, and those before may be partial"})
+	}
 	rep.Duration = time.Since(rep.Started)
 	rep.Finish()
 	if err := ctx.Err(); err != nil {
@@ -190,11 +197,12 @@ const (
 
 // runner holds one Run's state.
 type runner struct {
-	opts Options
-	cfg  Config
-	t    Target
-	rep  *result.Report
-	ch   driver.Conn
+	opts     Options
+	uuidSeed uint64 // seed of the events whose storage is counted per uuid
+	cfg      Config
+	t        Target
+	rep      *result.Report
+	ch       driver.Conn
 }
 
 func (r *runner) step(stage, s string) {

@@ -156,6 +156,11 @@ func TestGateOnTheLocalStack(t *testing.T) {
 		if c := withBaseline(t); c.Status != result.Pass {
 			t.Errorf("without injection: %s: %s %+v", c.Status, c.Summary, c.Measurements)
 		}
+		// A run at another rate does not compare with the baseline.
+		cfg.Stages.Load.Rate = 60
+		if c := withBaseline(t); c.Status != result.Error || !strings.Contains(c.Summary, "target rate") {
+			t.Errorf("another rate: %s: %s", c.Status, c.Summary)
+		}
 	})
 
 	t.Run("faults drilled through the control endpoint", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -203,8 +204,10 @@ func (r *runner) retention(ctx context.Context, declared string) result.Check {
 	}
 	var engine string
 	row := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = 'events'", r.t.Database)
-	if err := row.Scan(&engine); err != nil {
-		return result.Check{Status: result.Error, Summary: fmt.Sprintf("read the events table's definition: %v", errors.Unwrap(err))}
+	if err := row.Scan(&engine); errors.Is(err, sql.ErrNoRows) {
+		return result.Check{Status: result.Error, Summary: fmt.Sprintf("no events table in database %s: check --clickhouse-database", r.t.Database)}
+	} else if err != nil {
+		return result.Check{Status: result.Error, Summary: fmt.Sprintf("read the events table's definition: %v", err)}
 	}
 	ttl := ""
 	if m := ttlClause.FindStringSubmatch(engine); m != nil {

@@ -78,7 +78,8 @@ func (r *runner) install(ctx context.Context) bool {
 			rel, err = (&integration.Install{Target: target, ReleaseName: cl.Release, Chart: ch, Values: values, Timeout: cl.Timeout}).Run(ctx)
 		}
 		if err != nil {
-			return result.Check{Status: result.Fail, Summary: fmt.Sprintf("%s %s: %v", strings.TrimSuffix(action, "ed")+"e", cl.Release, firstLine(err.Error())),
+			verb := map[string]string{"installed": "install", "upgraded": "upgrade"}[action]
+			return result.Check{Status: result.Fail, Summary: fmt.Sprintf("%s %s: %v", verb, cl.Release, firstLine(err.Error())),
 				Evidence: strings.Split(err.Error(), "\n")}
 		}
 		return result.Check{Status: result.Pass,

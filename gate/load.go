@@ -20,6 +20,8 @@ import (
 const (
 	measureP95        = "intended p(95)"
 	measureThroughput = "throughput"
+	measureTargetRate = "target rate"
+	measureDuration   = "duration"
 	// sampleIntended names the load check's sample of intended latencies (ms).
 	sampleIntended = "intended latency ms"
 )
@@ -50,6 +52,8 @@ func (r *runner) load(ctx context.Context) bool {
 		s := rec.Summary()
 		ms := []result.Measurement{
 			{Name: "requests", Value: float64(s.Requests), Pass: true},
+			{Name: measureTargetRate, Value: st.Rate, Unit: "/s", Pass: true},
+			{Name: measureDuration, Value: d.Seconds(), Unit: "s", Pass: true},
 			{Name: "rate", Value: s.Rate, Unit: "/s", Pass: true},
 			{Name: measureThroughput, Value: s.Throughput, Unit: "/s", Pass: true},
 			{Name: "errors", Value: 100 * s.ErrorRate, Unit: "%", Pass: true},
@@ -108,6 +112,9 @@ func (r *runner) attack(ctx context.Context, rate float64, d time.Duration) (*re
 	if err != nil {
 		return rec, nil, fmt.Errorf("load attack: %w", err)
 	}
+	if res.Stopped != "" {
+		return rec, nil, fmt.Errorf("load attack %s: its measurements are partial", res.Stopped)
+	}
 	return rec, samples.values, nil
 }
 
@@ -161,6 +168,21 @@ func (r *runner) compareBaseline(now result.Check) result.Check {
 	if len(now.Samples[sampleIntended]) == 0 {
 		return result.Check{Status: result.Error, Summary: "this run's load stage recorded no latencies to compare"}
 	}
+	if before.Status != result.Pass {
+		return result.Check{Status: result.Error, Summary: fmt.Sprintf("the baseline's load check did not pass (%s: %s): compare with a run that did", before.Status, before.Summary)}
+	}
+	// Latency and throughput depend on the load: only runs at the same rate
+	// and length compare.
+	for _, name := range []string{measureTargetRate, measureDuration, measureThroughput} {
+		a, okA := now.Measurement(name)
+		b, okB := before.Measurement(name)
+		if !okA || !okB {
+			return result.Check{Status: result.Error, Summary: fmt.Sprintf("the baseline's load check has no %q measurement: pass the JSON result of a gate of this version", name)}
+		}
+		if name != measureThroughput && a.Value != b.Value {
+			return result.Check{Status: result.Error, Summary: fmt.Sprintf("the baseline ran with %s %s, this run with %s: set the gate file's load stage as the baseline's to compare", name, result.Number(b.Value)+b.Unit, result.Number(a.Value)+a.Unit)}
+		}
+	}
 	cmp, err := stats.Bootstrap{Seed: r.opts.Seed}.Compare(stats.NewSample(now.Samples[sampleIntended]), stats.NewSample(before.Samples[sampleIntended]), 0.95)
 	if err != nil {
 		return result.Check{Status: result.Error, Summary: err.Error()}
@@ -172,26 +194,26 @@ func (r *runner) compareBaseline(now result.Check) result.Check {
 	tputOK := tput.Value >= btput.Value*(1-margin)
 	ms := []result.Measurement{
 		{Name: "p(95) increase", Value: cmp.Diff.Value, Unit: "ms",
-			Limit: fmt.Sprintf("interval [%.3g, %.3g]ms not wholly above %.3gms (%s of the baseline's %.3gms, at least %s)",
-				cmp.Diff.CI.Lo, cmp.Diff.CI.Hi, allowed, st.Margin, cmp.B.Value, time.Duration(st.LatencyFloor)),
+			Limit: fmt.Sprintf("interval [%s, %s]ms not wholly above %sms (%s of the baseline's %sms, at least %s)",
+				result.Number(cmp.Diff.CI.Lo), result.Number(cmp.Diff.CI.Hi), result.Number(allowed), st.Margin, result.Number(cmp.B.Value), time.Duration(st.LatencyFloor)),
 			Pass: latencyOK},
 		{Name: measureP95, Value: cmp.A.Value, Unit: "ms", Pass: true},
 		{Name: "baseline " + measureP95, Value: cmp.B.Value, Unit: "ms", Pass: true},
-		{Name: measureThroughput, Value: tput.Value, Unit: "/s", Limit: fmt.Sprintf(">= %.4g/s (baseline %.4g/s - %s)", btput.Value*(1-margin), btput.Value, st.Margin),
+		{Name: measureThroughput, Value: tput.Value, Unit: "/s", Limit: fmt.Sprintf(">= %s/s (baseline %s/s - %s)", result.Number(btput.Value*(1-margin)), result.Number(btput.Value), st.Margin),
 			Pass: tputOK},
 	}
 	switch {
 	case !latencyOK:
 		return result.Check{Status: result.Fail, Measurements: ms,
-			Summary: fmt.Sprintf("p(95) regressed: %.3gms against the baseline's %.3gms, +%.3gms (95%% interval %.3g to %.3gms), beyond the %.3gms allowed",
-				cmp.A.Value, cmp.B.Value, cmp.Diff.Value, cmp.Diff.CI.Lo, cmp.Diff.CI.Hi, allowed)}
+			Summary: fmt.Sprintf("p(95) regressed: %sms against the baseline's %sms, +%sms (95%% interval %s to %sms), beyond the %sms allowed",
+				result.Number(cmp.A.Value), result.Number(cmp.B.Value), result.Number(cmp.Diff.Value), result.Number(cmp.Diff.CI.Lo), result.Number(cmp.Diff.CI.Hi), result.Number(allowed))}
 	case !tputOK:
 		return result.Check{Status: result.Fail, Measurements: ms,
-			Summary: fmt.Sprintf("throughput regressed: %.4g/s against the baseline's %.4g/s, beyond the %s margin", tput.Value, btput.Value, st.Margin)}
+			Summary: fmt.Sprintf("throughput regressed: %s/s against the baseline's %s/s, beyond the %s margin", result.Number(tput.Value), result.Number(btput.Value), st.Margin)}
 	}
 	return result.Check{Status: result.Pass, Measurements: ms,
-		Summary: fmt.Sprintf("p(95) %.3gms against the baseline's %.3gms (difference %.3g to %.3gms at 95%%), throughput within %s",
-			cmp.A.Value, cmp.B.Value, cmp.Diff.CI.Lo, cmp.Diff.CI.Hi, st.Margin)}
+		Summary: fmt.Sprintf("p(95) %sms against the baseline's %sms (difference %s to %sms at 95%%), throughput within %s",
+			result.Number(cmp.A.Value), result.Number(cmp.B.Value), result.Number(cmp.Diff.CI.Lo), result.Number(cmp.Diff.CI.Hi), st.Margin)}
 }
 
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -51,7 +51,7 @@ func (r *Report) verdictLine() string {
 		f := r.FirstFailure
 		return fmt.Sprintf("FAIL: %s — stage %s failed: %s: %s", r.Title, f.Stage, f.Name, f.Summary)
 	}
-	return fmt.Sprintf("FAIL: %s — nothing was checked", r.Title)
+	return fmt.Sprintf("FAIL: %s — nothing was checked (%s, all skipped)", r.Title, plural(len(r.Checks), "check"))
 }
 
 func mark(s Status) string {
@@ -121,13 +121,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	icon := map[Status]string{Pass: "✅", Skip: "⏭️", Fail: "❌", Error: "⚠️"}
 	fmt.Fprintf(&b, "## %s %s\n\n", icon[r.Verdict], mdEscape(r.verdictLine()))
 	if f := r.FirstFailure; f != nil && len(f.Evidence) > 0 {
-		b.WriteString("Evidence:\n\n```\n")
-		for _, e := range f.Evidence {
-			b.WriteString(e + "\n")
-		}
-		b.WriteString("```\n\n")
+		// A fence longer than any run of backticks in the evidence, which may
+		// come from the target's replies, so it cannot close the block.
+		body := strings.Join(f.Evidence, "\n")
+		fence := strings.Repeat("`", max(3, longestRun(body, '`')+1))
+		fmt.Fprintf(&b, "Evidence:\n\n%s\n%s\n%s\n\n", fence, body, fence)
 	}
-	fmt.Fprintf(&b, "Target `%s`, started %s, took %s.\n\n", r.Target, r.Started.UTC().Format(time.RFC3339), round(r.Duration))
+	fmt.Fprintf(&b, "Target %s, started %s, took %s.\n\n", mdEscape(r.Target), r.Started.UTC().Format(time.RFC3339), round(r.Duration))
 	b.WriteString("| stage | status | checks | failed | time |\n|---|---|---:|---:|---:|\n")
 	for _, st := range r.Stages {
 		fmt.Fprintf(&b, "| %s | %s %s | %d | %d | %s |\n", st.Name, icon[st.Status], st.Status, st.Checks, st.Failed, round(st.Duration))
@@ -147,7 +147,21 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 }
 
 func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
+	return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;", "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`).Replace(s)
+}
+
+// longestRun is the length of the longest run of c in s.
+func longestRun(s string, c byte) int {
+	best, n := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			n++
+			best = max(best, n)
+		} else {
+			n = 0
+		}
+	}
+	return best
 }
 
 // WriteJUnit writes one test suite per stage, one test case per check.

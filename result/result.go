@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -77,14 +79,26 @@ func formatValue(v float64, unit string) string {
 	switch unit {
 	case "":
 		return fmt.Sprintf("%.0f", v)
-	case "%":
-		return fmt.Sprintf("%.3g%%", v)
-	case "ms", "s":
-		return fmt.Sprintf("%.3g%s", v, unit)
-	case "/s":
-		return fmt.Sprintf("%.4g/s", v)
+	case "%", "ms", "s", "/s":
+		return Number(v) + unit
 	}
-	return fmt.Sprintf("%.4g %s", v, unit) // a word: "2000 events"
+	return Number(v) + " " + unit // a word: "2000 events"
+}
+
+// Number formats v in fixed point with three significant digits at most
+// (never an exponent): 12345, 123, 12.3, 1.23, 0.0123.
+func Number(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case a >= 100 || a == 0:
+		return strconv.FormatFloat(math.Round(v), 'f', -1, 64)
+	case a >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case a >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	digits := 2 - int(math.Floor(math.Log10(a)))
+	return strconv.FormatFloat(v, 'f', digits, 64)
 }
 
 // Check is one thing checked.
@@ -150,8 +164,8 @@ type Report struct {
 func (r *Report) Add(c ...Check) { r.Checks = append(r.Checks, c...) }
 
 // Finish derives the verdict, the stages (in the order they first appear)
-// and the first failing check from Checks. A report without checks fails:
-// nothing was shown to hold.
+// and the first failing check from Checks. A report without a passing check
+// (none, or only skips) has the verdict Error: nothing was shown to hold.
 func (r *Report) Finish() {
 	r.Stages, r.FirstFailure, r.Verdict = nil, nil, Pass
 	index := map[string]int{}
@@ -184,9 +198,18 @@ func (r *Report) Finish() {
 			r.Stages[i].Status = Skip
 		}
 	}
-	if len(r.Checks) == 0 {
+	if r.Verdict == Pass && !anyPassed(r.Checks) { // nothing was shown to hold
 		r.Verdict = Error
 	}
+}
+
+func anyPassed(checks []Check) bool {
+	for _, c := range checks {
+		if c.Status == Pass {
+			return true
+		}
+	}
+	return false
 }
 
 func allSkipped(checks []Check, stage string) bool {

@@ -52,6 +52,11 @@ func TestFinishDerivesVerdictStagesAndFirstFailure(t *testing.T) {
 	if empty.Verdict != Error {
 		t.Errorf("a report without checks has verdict %s, want error", empty.Verdict)
 	}
+	skips := &Report{Checks: []Check{{Stage: "e2e", Name: "e2e", Status: Skip}, {Stage: "load", Name: "load", Status: Skip}}}
+	skips.Finish()
+	if skips.Verdict != Error || !strings.Contains(skips.verdictLine(), "nothing was checked") {
+		t.Errorf("a report of skips only: verdict %s, %q", skips.Verdict, skips.verdictLine())
+	}
 	r.Add(Check{Stage: "faults", Name: "clickhouse-kill", Status: Error, Summary: "could not kill"})
 	r.Finish()
 	if r.Verdict != Error || r.FirstFailure.Stage != "faults" {
@@ -121,5 +126,16 @@ func TestReadRefusesWhatIsNotAResult(t *testing.T) {
 	}
 	if _, err := Read(filepath.Join(dir, "missing.json")); err == nil {
 		t.Error("a missing file was read")
+	}
+}
+
+func TestNumbersNeverUseExponents(t *testing.T) {
+	for v, want := range map[float64]string{12345.6: "12346", 123.4: "123", 12.34: "12.3", 1.234: "1.23", 0.01234: "0.0123", 0: "0", -2.5: "-2.50", 20000: "20000"} {
+		if got := Number(v); got != want {
+			t.Errorf("Number(%v) = %q, want %q", v, got, want)
+		}
+	}
+	if got := (Measurement{Name: "sent", Value: 20000, Unit: "events"}).String(); got != "sent 20000 events" {
+		t.Errorf("measurement %q", got)
 	}
 }

@@ -25,6 +25,7 @@ type gateFlags struct {
 	clickhouse, chUser, chPass string
 	chDatabase, baseline, out  string
 	reports                    []string
+	deploymentFlags            bool // --target, --token or --clickhouse was given, even empty
 	seed                       uint64
 }
 
@@ -71,6 +72,9 @@ Exit status: 0 the gate passed, 1 it failed, 2 used wrong (flags, gate file),
     --namespace ingest --cloud aws --target https://capture.staging.example --token phc_x`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, name := range []string{"target", "token", "clickhouse"} {
+				f.deploymentFlags = f.deploymentFlags || cmd.Flags().Changed(name)
+			}
 			return runGate(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, cmd.Flags().Changed("gate"))
 		},
 	}
@@ -134,9 +138,16 @@ func runGate(ctx context.Context, stdout, stderr io.Writer, f gateFlags, fileGiv
 		}
 		t.CaptureURL, t.Token = orFlag(t.CaptureURL, e.CaptureURL), orFlag(t.Token, e.Token)
 		t.ClickHouse, t.User, t.Password = orFlag(t.ClickHouse, e.ClickHouseNative), orFlag(t.User, e.ClickHouseUser), orFlag(t.Password, e.ClickHousePassword)
-		t.ControlURL, t.ControlToken = e.ControlURL, e.ControlToken
+		if t.CaptureURL == e.CaptureURL { // faults break the stack of the state file: only when it is the target
+			t.ControlURL, t.ControlToken = e.ControlURL, e.ControlToken
+		}
 	}
 	t.Password = orFlag(t.Password, os.Getenv("CLICKHOUSE_PASSWORD"))
+	if (f.deploymentFlags || f.state != "") && (t.CaptureURL == "" || t.Token == "") {
+		// A deployment half given (an empty secret in CI, say) must not pass
+		// the gate by skipping every stage that needs it.
+		return usage("a deployment needs its capture URL and a project token: --target %q --token given %v (or --state DIR)", t.CaptureURL, t.Token != "")
+	}
 	if (t.CaptureURL == "" || t.Token == "") && f.chart == "" {
 		return usage("nothing to gate: pass --state DIR of `shakedown stack up --state DIR`, or --target URL --token T --clickhouse host:port, and/or --chart DIR")
 	}

@@ -119,6 +119,9 @@ func TestGateUsageErrors(t *testing.T) {
 		{[]string{"--state", state, "--baseline", "notjson.json"}, "--baseline"},
 		{[]string{"--state", state, "--seed", "x"}, "--seed"},
 		{[]string{"--state", state, "--kubeconfig", "kube.yaml"}, "--chart"},
+		// An empty secret in CI must not turn the deployment stages into skips.
+		{[]string{"--chart", "charts/x", "--target", "", "--token", "phc_x"}, "capture URL"},
+		{[]string{"--chart", "charts/x", "--target", "http://127.0.0.1:1", "--token", ""}, "capture URL"},
 	} {
 		_, _, err := runGateCmd(t, dir, tc.args...)
 		if exitCode(err) != exitUsage || !strings.Contains(err.Error(), tc.want) {

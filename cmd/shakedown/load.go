@@ -247,7 +247,13 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 			return fmt.Errorf("connect to ClickHouse %s for end-to-end latency: %w (or pass --sample-every 0)", f.clickhouse, err)
 		}
 		defer conn.Close()
-		if err := conn.Ping(ctx); err != nil {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second) // a paused server accepts and never answers
+		err = conn.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return &exitError{code: exitInterrupted, msg: "interrupted before the attack"}
+		}
+		if err != nil {
 			return fmt.Errorf("ping ClickHouse %s for end-to-end latency: %w (check --clickhouse, or pass --sample-every 0)", f.clickhouse, err)
 		}
 		opts.ClickHouse = conn
@@ -262,6 +268,9 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 	res, err := load.Run(ctx, opts)
 	live.done()
 	if res == nil {
+		if ctx.Err() != nil {
+			return &exitError{code: exitInterrupted, msg: "interrupted before the attack"}
+		}
 		return usageExit(err, load.ErrInvalidOptions)
 	}
 	if err != nil && ctx.Err() == nil {

@@ -447,6 +447,11 @@ func (s *Stack) Close(ctx context.Context) error {
 		}
 		cancel()
 	}
+	// A drill interrupted mid-pause (its process killed) leaves a datastore
+	// stopped: resume both, or the drain below would wait on them in vain.
+	for _, child := range []string{ClickHouseChild, PostgresChild} {
+		_ = s.Signal(child, syscall.SIGCONT)
+	}
 	// Kafka lives in this process: a graceful stop lets the worker store every
 	// record capture acknowledged before it stops, or they would be lost.
 	if err := s.drainKafka(ctx, drainTimeout); err != nil {

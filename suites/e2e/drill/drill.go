@@ -174,21 +174,27 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 		if err := opts.Fault.Inject(ctx); err != nil {
 			res.InjectErr = err.Error()
+			if opts.Fault.Recover != nil { // it may have acted before failing (a cancelled request)
+				_ = opts.Fault.Recover(context.WithoutCancel(ctx))
+			}
 			return
 		}
-		faultEnd := time.Now() // a fault without Recover ends when it is done
+		faultEnd := time.Now()
+		if opts.Fault.Recover == nil {
+			// A fault the deployment recovers from by itself (a kill) ends when
+			// it is done: probe from now, while the supervisor restarts.
+			res.RTO, res.RTOErr = recoveryTime(ctx, opts, faultEnd)
+			return
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(opts.Fault.Hold):
 		}
-		if opts.Fault.Recover != nil {
-			if err := opts.Fault.Recover(context.WithoutCancel(ctx)); err != nil {
-				res.RecoverErr = err.Error()
-				return
-			}
-			faultEnd = time.Now()
+		if err := opts.Fault.Recover(context.WithoutCancel(ctx)); err != nil {
+			res.RecoverErr = err.Error()
+			return
 		}
-		res.RTO, res.RTOErr = recoveryTime(ctx, opts, faultEnd)
+		res.RTO, res.RTOErr = recoveryTime(ctx, opts, time.Now())
 	}()
 	sent, sendErr := e2e.Send(ctx, opts.Target, opts.Token, events, e2e.SendOptions{Seed: opts.Seed, Concurrency: 4, MaxBatch: 20,
 		Over: opts.Stream, RetryFor: opts.RetryFor, KeepGoing: true})
