@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/shakedown-dev/shakedown/loadgen/threshold"
+	"github.com/shakedown-dev/shakedown/suites/e2e/sdk"
 )
 
 // ConfigVersion is the gate file version this shakedown reads.
@@ -83,6 +84,12 @@ type E2EStage struct {
 	// Wait bounds how long acknowledged events may take to be stored
 	// (default 2m).
 	Wait Duration `json:"wait,omitempty"`
+	// SDKs are real PostHog SDKs driven against the deployment, in the
+	// syntax of `shakedown e2e --sdk` (default [go]: posthog-go, compiled
+	// in; node and js need Node.js, npm and Chromium). Their flags are
+	// configured and checked end to end when the deployment's PostgreSQL is
+	// known (--state). An empty list drives none.
+	SDKs []string `json:"sdks,omitempty"`
 }
 
 // LoadStage drives realistic traffic at a paced rate and holds it to
@@ -171,7 +178,7 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 func DefaultConfig() Config {
 	return Config{Version: ConfigVersion, Stages: Stages{
 		Smoke: SmokeStage{Metrics: []string{"shakedown_capture_http_requests_total", "shakedown_capture_events_accepted_total"}},
-		E2E:   E2EStage{Events: 2000, People: 200, Wait: Duration(2 * time.Minute)},
+		E2E:   E2EStage{Events: 2000, People: 200, Wait: Duration(2 * time.Minute), SDKs: []string{"go"}},
 		Load: LoadStage{Rate: 100, Duration: Duration(20 * time.Second),
 			Thresholds: []string{"p(95)<500ms", "errors<1%", "rate>=0.95*target"}, Margin: "20%", LatencyFloor: Duration(10 * time.Millisecond)},
 		Faults: FaultsStage{Faults: faultNames(), Events: 1500, Stream: Duration(6 * time.Second), MaxRTO: Duration(30 * time.Second)},
@@ -185,52 +192,23 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Version != ConfigVersion {
 		return c, invalid("version %d: this shakedown reads gate files of version %d (write one with `shakedown gate init`)", c.Version, ConfigVersion)
 	}
-	s := &c.Stages
-	if s.Smoke.Metrics == nil {
-		s.Smoke.Metrics = d.Stages.Smoke.Metrics
-	}
-	if s.E2E.Events == 0 {
-		s.E2E.Events = d.Stages.E2E.Events
-	}
-	if s.E2E.People == 0 {
-		s.E2E.People = d.Stages.E2E.People
-	}
-	if s.E2E.Wait == 0 {
-		s.E2E.Wait = d.Stages.E2E.Wait
-	}
-	if s.Load.Rate == 0 {
-		s.Load.Rate = d.Stages.Load.Rate
-	}
-	if s.Load.Duration == 0 {
-		s.Load.Duration = d.Stages.Load.Duration
-	}
-	if s.Load.Thresholds == nil {
-		s.Load.Thresholds = d.Stages.Load.Thresholds
-	}
-	if s.Load.Margin == "" {
-		s.Load.Margin = d.Stages.Load.Margin
-	}
-	if s.Load.LatencyFloor == 0 {
-		s.Load.LatencyFloor = d.Stages.Load.LatencyFloor
-	}
-	if s.Faults.Faults == nil {
-		s.Faults.Faults = d.Stages.Faults.Faults
-	}
-	if s.Faults.Events == 0 {
-		s.Faults.Events = d.Stages.Faults.Events
-	}
-	if s.Faults.Stream == 0 {
-		s.Faults.Stream = d.Stages.Faults.Stream
-	}
-	if s.Faults.MaxRTO == 0 {
-		s.Faults.MaxRTO = d.Stages.Faults.MaxRTO
-	}
-	if s.GoLive.TLSMinDays == 0 {
-		s.GoLive.TLSMinDays = d.Stages.GoLive.TLSMinDays
-	}
-	if s.GoLive.CORSAllowed == nil {
-		s.GoLive.CORSAllowed = d.Stages.GoLive.CORSAllowed
-	}
+	s, ds := &c.Stages, d.Stages
+	fillSlice(&s.Smoke.Metrics, ds.Smoke.Metrics)
+	fill(&s.E2E.Events, ds.E2E.Events)
+	fill(&s.E2E.People, ds.E2E.People)
+	fill(&s.E2E.Wait, ds.E2E.Wait)
+	fillSlice(&s.E2E.SDKs, ds.E2E.SDKs)
+	fill(&s.Load.Rate, ds.Load.Rate)
+	fill(&s.Load.Duration, ds.Load.Duration)
+	fillSlice(&s.Load.Thresholds, ds.Load.Thresholds)
+	fill(&s.Load.Margin, ds.Load.Margin)
+	fill(&s.Load.LatencyFloor, ds.Load.LatencyFloor)
+	fillSlice(&s.Faults.Faults, ds.Faults.Faults)
+	fill(&s.Faults.Events, ds.Faults.Events)
+	fill(&s.Faults.Stream, ds.Faults.Stream)
+	fill(&s.Faults.MaxRTO, ds.Faults.MaxRTO)
+	fill(&s.GoLive.TLSMinDays, ds.GoLive.TLSMinDays)
+	fillSlice(&s.GoLive.CORSAllowed, ds.GoLive.CORSAllowed)
 	for _, o := range append(slices.Clone(s.GoLive.CORSAllowed), s.GoLive.CORSDenied...) {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
 			return c, invalid("stages.golive: CORS origin %q: want scheme://host[:port], like https://app.example.com", o)
@@ -252,6 +230,11 @@ func (c Config) withDefaults() (Config, error) {
 	case s.Load.Rate < 0.001:
 		return c, invalid("stages.load.rate %v: want at least 0.001 requests per second", s.Load.Rate)
 	}
+	if len(s.E2E.SDKs) > 0 {
+		if _, err := sdk.ParseSpecs(strings.Join(s.E2E.SDKs, ",")); err != nil {
+			return c, invalid("stages.e2e.sdks: %v", err)
+		}
+	}
 	if _, err := threshold.ParseAll(s.Load.Thresholds); err != nil {
 		return c, invalid("stages.load.thresholds: %v", err)
 	}
@@ -259,6 +242,21 @@ func (c Config) withDefaults() (Config, error) {
 		return c, invalid("stages.load.margin %q: %v", s.Load.Margin, err)
 	}
 	return c, nil
+}
+
+// fill sets *v to d when the file left it out (zero).
+func fill[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
+	}
+}
+
+// fillSlice sets *v to d when the file left it out (an empty list given is kept).
+func fillSlice[T any](v *[]T, d []T) {
+	if *v == nil {
+		*v = d
+	}
 }
 
 // ReadConfig reads a gate file; unknown fields are errors, so a misspelt

@@ -11,8 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/shakedown-dev/shakedown/result"
 	"github.com/shakedown-dev/shakedown/suites/e2e"
+	"github.com/shakedown-dev/shakedown/suites/e2e/sdk"
 )
 
 // e2e sends uniquely identified events through every encoding and requires
@@ -59,7 +62,78 @@ func (r *runner) e2e(ctx context.Context) bool {
 	})
 	r.step(StageE2E, "flags")
 	f := r.check(StageE2E, "e2e", "flags answered", func() result.Check { return r.flags(ctx) })
-	return c.Status == result.Pass && f.Status == result.Pass
+	return c.Status == result.Pass && f.Status == result.Pass && r.sdks(ctx)
+}
+
+// sdks drives the configured PostHog SDKs (suites/e2e/sdk) and adds one
+// check per SDK release.
+func (r *runner) sdks(ctx context.Context) bool {
+	names := r.cfg.Stages.E2E.SDKs
+	if len(names) == 0 {
+		return true
+	}
+	specs, err := sdk.ParseSpecs(strings.Join(names, ",")) // checked by withDefaults
+	if err != nil {
+		r.check(StageE2E, "sdk", "SDK conformance", func() result.Check { return result.Check{Status: result.Error, Summary: err.Error()} })
+		return false
+	}
+	conn, err := r.clickhouse(ctx)
+	if err != nil {
+		r.check(StageE2E, "sdk", "SDK conformance", func() result.Check { return result.Check{Status: result.Error, Summary: err.Error()} })
+		return false
+	}
+	opts := sdk.Options{Target: r.t.CaptureURL, Token: r.t.Token, ClickHouse: conn, Database: r.t.Database, SDKs: specs, Events: 50,
+		Wait: time.Duration(r.cfg.Stages.E2E.Wait), Progress: func(s string) { r.step(StageE2E, s) }}
+	note := ""
+	if r.t.Postgres != "" {
+		pool, err := pgxpool.New(ctx, r.t.Postgres)
+		if err != nil {
+			r.check(StageE2E, "sdk", "SDK conformance", func() result.Check {
+				return result.Check{Status: result.Error, Summary: fmt.Sprintf("the deployment's PostgreSQL: %v", err)}
+			})
+			return false
+		}
+		defer pool.Close()
+		opts.Postgres = pool
+	} else {
+		note = " (flags not checked: the deployment's PostgreSQL is not known; pass --state)"
+	}
+	began := time.Now()
+	res, err := sdk.Run(ctx, opts)
+	if res == nil {
+		r.check(StageE2E, "sdk", "SDK conformance", func() result.Check { return result.Check{Status: result.Error, Summary: err.Error()} })
+		return false
+	}
+	ok := err == nil
+	for _, s := range res.SDKs {
+		c := result.Check{Stage: StageE2E, Layer: "sdk", Name: "SDK posthog-" + s.SDK, Duration: s.Duration, Status: result.Pass,
+			Measurements: []result.Measurement{
+				{Name: "delivered", Value: float64(s.Sent), Unit: "events", Pass: true},
+				{Name: "lost", Value: float64(len(s.Missing)), Unit: "events", Limit: "= 0", Pass: len(s.Missing) == 0},
+			}}
+		passed, failed, notRun := 0, 0, 0
+		for _, ck := range s.Checks {
+			switch ck.Status {
+			case sdk.Pass:
+				passed++
+			case sdk.NotRun:
+				notRun++
+			default:
+				failed++
+				c.Evidence = append(c.Evidence, fmt.Sprintf("%s: %s: %s", ck.Name, ck.Status, ck.Detail))
+			}
+		}
+		c.Summary = fmt.Sprintf("%d checks passed, %d failed, %d not run%s", passed, failed, notRun, note)
+		if s.Failed() {
+			c.Status = result.Fail
+			ok = false
+		}
+		r.rep.Add(c)
+	}
+	if err != nil {
+		r.rep.Add(result.Check{Stage: StageE2E, Layer: "sdk", Name: "SDK conformance", Status: result.Error, Summary: err.Error(), Duration: time.Since(began)})
+	}
+	return ok
 }
 
 // flags asks /flags (v=2, current SDKs) and /decide (v=3, older ones) for a

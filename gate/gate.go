@@ -29,6 +29,9 @@ type Target struct {
 	// ControlURL and ControlToken take fault actions on the deployment (see
 	// stack.Endpoints); without them the faults stage is skipped.
 	ControlURL, ControlToken string
+	// Postgres is the deployment's PostgreSQL DSN: the SDK checks configure
+	// flags there and check persons (without it, flag checks do not run).
+	Postgres string
 }
 
 // Options configure Run.

@@ -41,6 +41,7 @@ func quick() Config {
 	c.Stages.E2E.Events, c.Stages.E2E.People, c.Stages.E2E.Wait = 300, 30, Duration(time.Minute)
 	c.Stages.Load.Rate, c.Stages.Load.Duration = 50, Duration(2*time.Second)
 	c.Stages.Faults.Faults, c.Stages.Faults.Events, c.Stages.Faults.Stream = []string{"clickhouse-kill", "worker-restart"}, 600, Duration(3*time.Second)
+	c.Stages.E2E.SDKs = []string{} // the healthy case drives posthog-go
 	return c
 }
 
@@ -75,7 +76,11 @@ func TestGateOnTheLocalStack(t *testing.T) {
 	}
 
 	t.Run("healthy stack passes", func(t *testing.T) {
-		rep := run(t, quick(), target)
+		cfg := quick()
+		cfg.Stages.E2E.SDKs = []string{"go"}
+		tg := target
+		tg.Postgres = e.PostgresDSN
+		rep := run(t, cfg, tg)
 		if !rep.Passed() {
 			var b strings.Builder
 			rep.WriteText(&b)
@@ -95,6 +100,15 @@ func TestGateOnTheLocalStack(t *testing.T) {
 			if c := findCheck(rep, StageGoLive, name); c.Status != want {
 				t.Errorf("go-live %s: %s (%s), want %s", name, c.Status, c.Summary, want)
 			}
+		}
+		var sdkCheck *result.Check
+		for i := range rep.Checks {
+			if strings.HasPrefix(rep.Checks[i].Name, "SDK posthog-go") {
+				sdkCheck = &rep.Checks[i]
+			}
+		}
+		if sdkCheck == nil || sdkCheck.Status != result.Pass || !strings.Contains(sdkCheck.Summary, "0 failed, 0 not run") {
+			t.Errorf("posthog-go conformance with flags: %+v", sdkCheck)
 		}
 		c := findCheck(rep, StageE2E, "events sent == events stored")
 		if m, ok := c.Measurement("acknowledged"); !ok || m.Value != 300 {

@@ -24,6 +24,7 @@ type gateFlags struct {
 	values                     []string
 	clickhouse, chUser, chPass string
 	chDatabase, baseline, out  string
+	postgres                   string
 	reports                    []string
 	deploymentFlags            bool // --target, --token or --clickhouse was given, even empty
 	seed                       uint64
@@ -43,7 +44,8 @@ func newGateCmd() *cobra.Command {
          upgrade it when it exists, and wait until every resource is ready;
   smoke  liveness, readiness, the ingestion metrics, the event store answering;
   e2e    events sent == events stored, per uuid, in every encoding; flags answered
-         on /flags (v=2) and /decide (v=3);
+         on /flags (v=2) and /decide (v=3); real PostHog SDKs (posthog-go by
+         default) with flags configured and evaluated end to end (--postgres);
   load   realistic traffic at a paced rate, held to thresholds (and, with
          --baseline, to an earlier gate result's p95 and throughput within the
          gate file's margin);
@@ -93,6 +95,7 @@ Exit status: 0 the gate passed, 1 it failed, 2 used wrong (flags, gate file),
 	fl.StringVar(&f.chUser, "clickhouse-user", "", "ClickHouse user (default: from --state, else \"default\")")
 	fl.StringVar(&f.chPass, "clickhouse-password", "", "ClickHouse password (default: from --state, else $CLICKHOUSE_PASSWORD)")
 	fl.StringVar(&f.chDatabase, "clickhouse-database", "default", "ClickHouse database holding the events table")
+	fl.StringVar(&f.postgres, "postgres", "", "the deployment's PostgreSQL DSN: the e2e stage's SDK checks configure and check flags there (default: from --state)")
 	fl.StringVar(&f.baseline, "baseline", "", "an earlier gate's JSON result: fail on a load regression beyond the gate file's margin")
 	fl.StringArrayVar(&f.reports, "report", nil, "report format, repeatable: text, json, junit, md, html (default text)")
 	fl.StringVar(&f.out, "out", "", "write reports to DIR/gate.<ext> (default: stdout)")
@@ -130,7 +133,7 @@ func runGate(ctx context.Context, stdout, stderr io.Writer, f gateFlags, fileGiv
 	usage := func(format string, a ...any) error {
 		return &exitError{code: exitUsage, msg: fmt.Sprintf(format, a...)}
 	}
-	t := gate.Target{CaptureURL: f.target, Token: f.token, ClickHouse: f.clickhouse, User: f.chUser, Password: f.chPass, Database: f.chDatabase}
+	t := gate.Target{CaptureURL: f.target, Token: f.token, ClickHouse: f.clickhouse, User: f.chUser, Password: f.chPass, Database: f.chDatabase, Postgres: f.postgres}
 	if f.state != "" {
 		e, err := stack.ReadState(f.state)
 		if err != nil {
@@ -140,6 +143,7 @@ func runGate(ctx context.Context, stdout, stderr io.Writer, f gateFlags, fileGiv
 		t.ClickHouse, t.User, t.Password = orFlag(t.ClickHouse, e.ClickHouseNative), orFlag(t.User, e.ClickHouseUser), orFlag(t.Password, e.ClickHousePassword)
 		if t.CaptureURL == e.CaptureURL { // faults break the stack of the state file: only when it is the target
 			t.ControlURL, t.ControlToken = e.ControlURL, e.ControlToken
+			t.Postgres = orFlag(f.postgres, e.PostgresDSN)
 		}
 	}
 	t.Password = orFlag(t.Password, os.Getenv("CLICKHOUSE_PASSWORD"))
