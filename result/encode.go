@@ -83,7 +83,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  evidence: %s\n", e)
 		}
 	}
-	fmt.Fprintf(&b, "target %s, started %s, took %s\n", r.Target, r.Started.UTC().Format(time.RFC3339), round(r.Duration))
+	fmt.Fprintf(&b, "target %s%s\n", r.Target, r.when())
 	for _, st := range r.Stages {
 		fmt.Fprintf(&b, "\n%s  %s  %s, %d failed, %s\n", strings.ToUpper(st.Name), mark(st.Status), plural(st.Checks, "check"), st.Failed, round(st.Duration))
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
@@ -127,7 +127,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		fence := strings.Repeat("`", max(3, longestRun(body, '`')+1))
 		fmt.Fprintf(&b, "Evidence:\n\n%s\n%s\n%s\n\n", fence, body, fence)
 	}
-	fmt.Fprintf(&b, "Target %s, started %s, took %s.\n\n", mdEscape(r.Target), r.Started.UTC().Format(time.RFC3339), round(r.Duration))
+	fmt.Fprintf(&b, "Target %s%s.\n\n", mdEscape(r.Target), r.when())
 	b.WriteString("| stage | status | checks | failed | time |\n|---|---|---:|---:|---:|\n")
 	for _, st := range r.Stages {
 		fmt.Fprintf(&b, "| %s | %s %s | %d | %d | %s |\n", st.Name, icon[st.Status], st.Status, st.Checks, st.Failed, round(st.Duration))
@@ -202,4 +202,16 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// when is ", started T, took D", without what the report does not know.
+func (r *Report) when() string {
+	s := ""
+	if !r.Started.IsZero() {
+		s += ", started " + r.Started.UTC().Format(time.RFC3339)
+	}
+	if r.Duration > 0 {
+		s += ", took " + round(r.Duration)
+	}
+	return s
 }

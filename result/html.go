@@ -44,7 +44,7 @@ code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,monospace}
 {{if .Evidence}}<pre>{{range .Evidence}}{{.}}
 {{end}}</pre>{{end}}{{else}}<p>{{.Line}}</p>{{end}}
 </section>
-<div class="meta">Target <code>{{.R.Target}}</code> · started {{utc .R.Started}} · took {{round .R.Duration}}{{range $k, $v := .R.Meta}} · {{$k}} <code>{{$v}}</code>{{end}}</div>
+<div class="meta">Target <code>{{.R.Target}}</code>{{if not .R.Started.IsZero}} · started {{utc .R.Started}}{{end}}{{if .R.Duration}} · took {{round .R.Duration}}{{end}}{{range $k, $v := .R.Meta}} · {{$k}} <code>{{$v}}</code>{{end}}</div>
 <div class="stages">{{range .R.Stages}}<div class="stage {{.Status}}"><b>{{.Name}}</b>{{mark .Status}} · {{plural .Checks "check"}}{{if .Failed}}, {{.Failed}} failed{{end}} · {{round .Duration}}</div>{{end}}</div>
 <table><thead><tr><th>stage</th><th>check</th><th>status</th><th>summary</th><th>measurements</th><th>time</th></tr></thead><tbody>
 {{range .R.Checks}}<tr class="{{.Status}}"><td>{{.Stage}}</td><td>{{.Name}}</td><td class="status">{{mark .Status}}</td>

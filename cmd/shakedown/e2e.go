@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"time"
 
@@ -84,7 +85,7 @@ Exit status 1 when a check fails, 2 for a wrong flag.`,
 	fl.StringVar(&f.postgres, "postgres", "", "with --sdk: PostgreSQL DSN of the deployment, to configure and check flags, persons and groups (default: from --state)")
 	fl.StringVar(&f.chromium, "chromium", "", "with --sdk js: the Chromium binary (default: chromium on PATH, then /usr/bin/chromium)")
 	fl.StringVar(&f.npmCache, "npm-cache", "", "with --sdk: where npm installs of the SDKs are cached (default: the user cache dir's shakedown/npm)")
-	fl.StringVar(&f.format, "format", "text", "with --sdk: report format on stdout: text or json")
+	fl.StringVar(&f.format, "format", "text", "with --sdk: report format on stdout: text, json, md or html")
 	fl.StringVar(&f.junit, "junit", "", "with --sdk: also write a JUnit XML report to FILE")
 	return cmd
 }
@@ -118,8 +119,8 @@ func runE2E(ctx context.Context, stdout, stderr io.Writer, f e2eFlags) error {
 		if specs, err = sdk.ParseSpecs(f.sdks); err != nil {
 			return usageExit(err, sdk.ErrInvalidOptions)
 		}
-		if f.format != "text" && f.format != "json" {
-			return &exitError{code: exitUsage, msg: fmt.Sprintf("--format %q: use text or json", f.format)}
+		if !slices.Contains([]string{"text", "json", "md", "html"}, f.format) {
+			return &exitError{code: exitUsage, msg: fmt.Sprintf("--format %q: use text, json, md or html", f.format)}
 		}
 	}
 	f.chPassword = orFlag(f.chPassword, os.Getenv("CLICKHOUSE_PASSWORD"))
@@ -194,11 +195,18 @@ func runSDKs(ctx context.Context, stdout, stderr io.Writer, f e2eFlags, specs []
 		return usageExit(err, sdk.ErrInvalidOptions)
 	}
 	steps.Done()
-	if f.format == "json" {
-		if werr := res.WriteJSON(stdout); werr != nil {
-			return werr
-		}
-	} else if werr := res.WriteText(stdout); werr != nil {
+	var werr error
+	switch f.format {
+	case "json":
+		werr = res.WriteJSON(stdout)
+	case "md":
+		werr = res.Report().WriteMarkdown(stdout)
+	case "html":
+		werr = res.Report().WriteHTML(stdout)
+	default:
+		werr = res.WriteText(stdout)
+	}
+	if werr != nil {
 		return werr
 	}
 	if f.junit != "" {

@@ -10,7 +10,7 @@ import (
 type Encoder func(w io.Writer, r Report) error
 
 // Formats lists the formats of [EncoderFor].
-func Formats() []string { return []string{"text", "json", "junit"} }
+func Formats() []string { return []string{"text", "json", "junit", "md", "html"} }
 
 // EncoderFor returns the encoder of a format named in [Formats].
 func EncoderFor(format string) (Encoder, error) {
@@ -21,6 +21,10 @@ func EncoderFor(format string) (Encoder, error) {
 		return EncodeJSON, nil
 	case "junit":
 		return EncodeJUnit, nil
+	case "md":
+		return EncodeMarkdown, nil
+	case "html":
+		return EncodeHTML, nil
 	}
 	return nil, fmt.Errorf("integration: unknown output format %q (fix: use one of %s)", format, strings.Join(Formats(), ", "))
 }

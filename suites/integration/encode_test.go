@@ -94,3 +94,24 @@ func TestSortRowsOrdersVersionsNumericallyAndStepsInFlowOrder(t *testing.T) {
 		t.Fatalf("order = %v, want %s", got, want)
 	}
 }
+
+func TestResultModelHasAStagePerCellAndACheckPerStep(t *testing.T) {
+	rep := sampleReport().Result()
+	if rep.Verdict != "fail" || len(rep.Checks) != 4 || len(rep.Stages) != 2 {
+		t.Fatalf("verdict %s, %d checks in %d stages", rep.Verdict, len(rep.Checks), len(rep.Stages))
+	}
+	f := rep.FirstFailure
+	if f.Stage != "Kubernetes 1.34.4 / aws" || f.Name != "assert" || !strings.Contains(strings.Join(f.Evidence, "\n"), "n/data is Pending") {
+		t.Errorf("first failure %+v", f)
+	}
+	for _, format := range []string{"md", "html"} {
+		enc, err := EncoderFor(format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := enc(&b, sampleReport()); err != nil || !strings.Contains(b.String(), "PVCsBound") {
+			t.Errorf("%s: %v\n%.300s", format, err, b.String())
+		}
+	}
+}

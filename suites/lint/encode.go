@@ -11,9 +11,9 @@ import (
 type Encoder func(w io.Writer, r Report) error
 
 // Formats lists the formats of [EncoderFor].
-func Formats() []string { return []string{"text", "json", "junit"} }
+func Formats() []string { return []string{"text", "json", "junit", "md", "html"} }
 
-// EncoderFor returns the encoder of a format: "text", "json" or "junit".
+// EncoderFor returns the encoder of a format named in [Formats].
 func EncoderFor(format string) (Encoder, error) {
 	switch format {
 	case "text", "":
@@ -22,6 +22,10 @@ func EncoderFor(format string) (Encoder, error) {
 		return EncodeJSON, nil
 	case "junit":
 		return EncodeJUnit, nil
+	case "md":
+		return EncodeMarkdown, nil
+	case "html":
+		return EncodeHTML, nil
 	}
 	return nil, fmt.Errorf("lint: unknown output format %q; use one of %s", format, strings.Join(Formats(), ", "))
 }

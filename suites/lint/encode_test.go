@@ -112,3 +112,38 @@ func TestEncoderForRejectsUnknownFormats(t *testing.T) {
 		t.Errorf("EncoderFor(yaml) = %v, want an error naming the formats", err)
 	}
 }
+
+func TestResultModelHasACheckPerRuleAndFailsOnErrors(t *testing.T) {
+	r := brokenReport(t)
+	rep := r.Result()
+	if rep.Passed() || rep.FirstFailure == nil || rep.FirstFailure.Stage != "lint" || len(rep.FirstFailure.Evidence) == 0 {
+		t.Fatalf("verdict %s, first failure %+v", rep.Verdict, rep.FirstFailure)
+	}
+	failing := map[string]bool{}
+	for _, f := range r.Findings {
+		if f.Failing() {
+			failing[f.Rule] = true
+		}
+	}
+	seen := 0
+	for _, c := range rep.Checks {
+		id, _, _ := strings.Cut(c.Name, " ")
+		if (c.Status == "fail") != failing[id] {
+			t.Errorf("rule %s: %s, failing findings %v", id, c.Status, failing[id])
+		}
+		seen++
+	}
+	if seen < len(r.Rules) {
+		t.Errorf("%d checks for %d rules", seen, len(r.Rules))
+	}
+	for _, format := range []string{"md", "html"} {
+		enc, err := EncoderFor(format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := enc(&b, r); err != nil || !strings.Contains(b.String(), "FAIL") || !strings.Contains(b.String(), rep.FirstFailure.Name) {
+			t.Errorf("%s: %v\n%.400s", format, err, b.String())
+		}
+	}
+}

@@ -17,7 +17,7 @@ type Encoder func(w io.Writer, r Report) error
 
 // Formats lists the formats of [EncoderFor]: text and JSON for reading, and
 // helm-unittest's XML report types for CI tools.
-func Formats() []string { return append([]string{"text", "json"}, XMLFormats()...) }
+func Formats() []string { return append([]string{"text", "json", "md", "html"}, XMLFormats()...) }
 
 // XMLFormats lists helm-unittest's report types among [Formats].
 func XMLFormats() []string { return []string{"junit", "nunit", "xunit", "sonar"} }
@@ -30,6 +30,10 @@ func EncoderFor(format string) (Encoder, error) {
 		return EncodeText, nil
 	case "json":
 		return EncodeJSON, nil
+	case "md":
+		return EncodeMarkdown, nil
+	case "html":
+		return EncodeHTML, nil
 	case "junit":
 		return xmlEncoder(formatter.NewJUnitReportXML()), nil
 	case "nunit":
