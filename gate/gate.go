@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/shakedown-dev/shakedown/internal/chconn"
 	"github.com/shakedown-dev/shakedown/result"
 )
 
@@ -222,16 +222,9 @@ func (r *runner) clickhouse(ctx context.Context) (driver.Conn, error) {
 	if r.t.ClickHouse == "" {
 		return nil, fmt.Errorf("no ClickHouse address: pass --state DIR or --clickhouse host:port")
 	}
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{r.t.ClickHouse},
-		Auth: clickhouse.Auth{Username: r.t.User, Password: r.t.Password}, DialTimeout: 5 * time.Second})
+	conn, err := chconn.Open(ctx, r.t.ClickHouse, r.t.User, r.t.Password)
 	if err != nil {
-		return nil, fmt.Errorf("connect to ClickHouse %s: %w", r.t.ClickHouse, err)
-	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second) // a stopped server accepts connections and never answers
-	defer cancel()
-	if err := conn.Ping(pctx); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("ClickHouse %s does not answer: %w", r.t.ClickHouse, err)
+		return nil, err
 	}
 	r.ch = conn
 	return conn, nil

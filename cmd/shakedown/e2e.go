@@ -9,11 +9,11 @@ import (
 	"sort"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/shakedown-dev/shakedown/internal/chconn"
 	"github.com/shakedown-dev/shakedown/internal/junit"
 	"github.com/shakedown-dev/shakedown/internal/progress"
 	"github.com/shakedown-dev/shakedown/internal/stack"
@@ -124,15 +124,11 @@ func runE2E(ctx context.Context, stdout, stderr io.Writer, f e2eFlags) error {
 		}
 	}
 	f.chPassword = orFlag(f.chPassword, os.Getenv("CLICKHOUSE_PASSWORD"))
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{f.clickhouse},
-		Auth: clickhouse.Auth{Username: f.chUser, Password: f.chPassword}})
+	conn, err := chconn.Open(ctx, f.clickhouse, f.chUser, f.chPassword)
 	if err != nil {
-		return fmt.Errorf("connect to ClickHouse %s: %w", f.clickhouse, err)
+		return fmt.Errorf("%w (check --clickhouse, --clickhouse-user and --clickhouse-password)", err)
 	}
 	defer conn.Close()
-	if err := conn.Ping(ctx); err != nil {
-		return fmt.Errorf("ClickHouse %s does not answer: %w (check --clickhouse, --clickhouse-user and --clickhouse-password)", f.clickhouse, err)
-	}
 
 	if specs != nil {
 		return runSDKs(ctx, stdout, stderr, f, specs, conn)

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shakedown-dev/shakedown/gate"
+	"github.com/shakedown-dev/shakedown/internal/junit"
 	"github.com/shakedown-dev/shakedown/internal/progress"
 	"github.com/shakedown-dev/shakedown/internal/stack"
 	"github.com/shakedown-dev/shakedown/loadgen/report"
@@ -218,11 +219,6 @@ func failedStage(r *result.Report) string {
 // writeGateReports writes every --report format, to --out DIR or stdout, and
 // the Markdown report to GitHub's step summary when it is set.
 func writeGateReports(stdout io.Writer, f gateFlags, rep *result.Report) error {
-	if f.out != "" {
-		if err := os.MkdirAll(f.out, 0o755); err != nil {
-			return fmt.Errorf("--out: %w", err)
-		}
-	}
 	for _, format := range f.reports {
 		if f.out == "" {
 			if err := rep.Write(stdout, format); err != nil {
@@ -231,31 +227,10 @@ func writeGateReports(stdout io.Writer, f gateFlags, rep *result.Report) error {
 			continue
 		}
 		path := filepath.Join(f.out, "gate."+result.Formats[format])
-		file, err := os.Create(path)
-		if err != nil {
-			return fmt.Errorf("write report: %w", err)
-		}
-		err = rep.Write(file, format)
-		if cerr := file.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
+		if err := junit.WriteFile(path, func(w io.Writer) error { return rep.Write(w, format) }); err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "wrote %s\n", path)
 	}
-	if path := os.Getenv("GITHUB_STEP_SUMMARY"); path != "" {
-		file, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			return fmt.Errorf("GITHUB_STEP_SUMMARY: %w", err)
-		}
-		err = rep.WriteMarkdown(file)
-		if cerr := file.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("write the step summary: %w", err)
-		}
-	}
-	return nil
+	return appendStepSummary(rep.WriteMarkdown)
 }

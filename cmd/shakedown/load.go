@@ -11,13 +11,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/shakedown-dev/shakedown/internal/chconn"
+	"github.com/shakedown-dev/shakedown/internal/junit"
 	"github.com/shakedown-dev/shakedown/internal/phclient"
 	"github.com/shakedown-dev/shakedown/internal/stack"
 	"github.com/shakedown-dev/shakedown/loadgen"
@@ -241,21 +242,14 @@ func runLoad(ctx context.Context, stdout, stderr io.Writer, f loadFlags) error {
 		if f.chPassword == "" {
 			f.chPassword = os.Getenv("CLICKHOUSE_PASSWORD")
 		}
-		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{f.clickhouse},
-			Auth: clickhouse.Auth{Username: f.chUser, Password: f.chPassword}})
-		if err != nil {
-			return fmt.Errorf("connect to ClickHouse %s for end-to-end latency: %w (or pass --sample-every 0)", f.clickhouse, err)
-		}
-		defer conn.Close()
-		pctx, cancel := context.WithTimeout(ctx, 10*time.Second) // a paused server accepts and never answers
-		err = conn.Ping(pctx)
-		cancel()
+		conn, err := chconn.Open(ctx, f.clickhouse, f.chUser, f.chPassword)
 		if ctx.Err() != nil {
 			return &exitError{code: exitInterrupted, msg: "interrupted before the attack"}
 		}
 		if err != nil {
-			return fmt.Errorf("ping ClickHouse %s for end-to-end latency: %w (check --clickhouse, or pass --sample-every 0)", f.clickhouse, err)
+			return fmt.Errorf("end-to-end latency: %w (check --clickhouse, or pass --sample-every 0)", err)
 		}
+		defer conn.Close()
 		opts.ClickHouse = conn
 	}
 	howLong := "for " + f.duration.String()
@@ -333,31 +327,17 @@ func finishLoad(stdout, stderr io.Writer, f loadFlags, cfg report.Config, rec *r
 			}
 			continue
 		}
-		if err := os.MkdirAll(f.out, 0o755); err != nil {
-			return fmt.Errorf("--out %s: %w", f.out, err)
-		}
 		path := filepath.Join(f.out, "load."+ext)
-		fh, err := os.Create(path)
-		if err != nil {
-			return fmt.Errorf("write report: %w", err)
-		}
-		err = enc(fh, rep)
-		if cerr := fh.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("write report %s: %w", path, err)
+		if err := junit.WriteFile(path, func(w io.Writer) error { return enc(w, rep) }); err != nil {
+			return err
 		}
 		fmt.Fprintf(stderr, "report written to %s\n", path)
 	}
 	if f.out != "" {
 		_ = report.Text(stdout, rep)
 	}
-	if summary := os.Getenv("GITHUB_STEP_SUMMARY"); summary != "" {
-		if fh, err := os.OpenFile(summary, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644); err == nil {
-			_ = report.Markdown(fh, rep)
-			fh.Close()
-		}
+	if err := appendStepSummary(func(w io.Writer) error { return report.Markdown(w, rep) }); err != nil {
+		fmt.Fprintln(stderr, "shakedown:", err) // the run's verdict stands
 	}
 	sum := rec.Summary()
 	switch {
@@ -499,4 +479,25 @@ func parseMemory(flag, s string) (int64, error) {
 		return 0, fmt.Errorf("--%s %q: want a size such as 256Mi, 1Gi or 0", flag, s)
 	}
 	return q.Value(), nil
+}
+
+// appendStepSummary appends a Markdown report to GitHub's step summary when
+// the job has one (GITHUB_STEP_SUMMARY set).
+func appendStepSummary(markdown func(io.Writer) error) error {
+	path := os.Getenv("GITHUB_STEP_SUMMARY")
+	if path == "" {
+		return nil
+	}
+	fh, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("GITHUB_STEP_SUMMARY: %w", err)
+	}
+	err = markdown(fh)
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write the step summary %s: %w", path, err)
+	}
+	return nil
 }

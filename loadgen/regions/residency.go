@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
+	"github.com/shakedown-dev/shakedown/internal/chconn"
 
 	"github.com/shakedown-dev/shakedown/internal/stack"
 )
@@ -137,13 +137,9 @@ func ParseStoreSpecs(specs []string) ([]StoreSpec, error) {
 // OpenStore connects to the store's ClickHouse and checks that it answers; close
 // closes the connection.
 func OpenStore(ctx context.Context, s StoreSpec) (_ EventStore, close func() error, err error) {
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.Addr}, Auth: clickhouse.Auth{Username: s.User, Password: s.Password}})
+	conn, err := chconn.Open(ctx, s.Addr, s.User, s.Password)
 	if err != nil {
-		return nil, nil, fmt.Errorf("residency: connect to %s's ClickHouse %s: %w", s.Name, s.Addr, err)
-	}
-	if err := conn.Ping(ctx); err != nil {
-		conn.Close()
-		return nil, nil, fmt.Errorf("residency: %s's ClickHouse %s does not answer: %w (check the native port, user and password)", s.Name, s.Addr, err)
+		return nil, nil, fmt.Errorf("residency: %s's store: %w (check the native port, user and password)", s.Name, err)
 	}
 	return ClickHouseStore(conn, s.Database), conn.Close, nil
 }
