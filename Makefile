@@ -7,6 +7,9 @@ BIN       := bin/shakedown
 # Debian packages and a file each one installs, to tell whether it is present.
 DEB_DEPS  := clickhouse-server:/usr/sbin/clickhouse-server postgresql:/usr/lib/postgresql
 TEST_DEB_DEPS := chromium:/usr/bin/chromium nodejs:/usr/bin/node shellcheck:/usr/bin/shellcheck
+# The Docker engine (the docker stack provider, images, k3s) and what builds images without a
+# registry: debootstrap for the Debian-based ClickHouse and PostgreSQL images.
+DOCKER_DEB_DEPS := docker.io:/usr/sbin/dockerd debootstrap:/usr/sbin/debootstrap
 TEST_FLAGS ?= -count=1 -timeout 60m
 # Kubernetes versions whose control planes `make deps` builds and caches (the tests use them).
 K8S_VERSIONS ?= 1.28.15,1.34.4
@@ -15,12 +18,12 @@ K8S_VERSIONS ?= 1.28.15,1.34.4
 SDK_TESTS := TestPostHogNodeSDK|TestPostHogJSInChromium
 BENCH_FLAGS ?= -p 1 -run '^$$' -benchtime 2s
 
-.PHONY: all deps stack-deps test-deps kube-deps build run cluster test bench fuzz clean
+.PHONY: all deps stack-deps docker-deps test-deps kube-deps build images run cluster test bench fuzz clean
 
 all: build
 
-## deps: everything the targets need: Debian packages, Go modules, Kubernetes control planes
-deps: stack-deps kube-deps
+## deps: everything the targets need: Debian packages, Go modules, Docker, Kubernetes control planes
+deps: stack-deps docker-deps kube-deps
 
 # install_debs installs the missing ones of $(1), a list of package:file pairs (the file
 # tells whether the package is there), through apt when running as root.
@@ -48,11 +51,16 @@ stack-deps:
 	$(call install_debs,$(DEB_DEPS))
 	@$(GO) mod download
 
+## docker-deps: Debian's Docker engine and debootstrap (as root); tests that need an engine
+## start dockerd themselves when none answers, and stop what they started
+docker-deps:
+	$(call install_debs,$(DOCKER_DEB_DEPS))
+
 ## test-deps: what the tests need beyond the stack: Node.js runs posthog-node and drives
 ## Debian's Chromium, where posthog-js runs, in the SDK tests; shellcheck checks the workflows'
 ## run scripts through actionlint (npm packages and helm-unittest's
 ## CLI are fetched by the tests into ~/.cache/shakedown)
-test-deps: stack-deps
+test-deps: stack-deps docker-deps
 	$(call install_debs,$(TEST_DEB_DEPS))
 
 ## kube-deps: build and cache the Kubernetes control planes of K8S_VERSIONS (minutes the
@@ -63,6 +71,11 @@ kube-deps: stack-deps
 ## build: compile the CLI into bin/
 build: stack-deps
 	$(GO) build -o $(BIN) ./cmd/shakedown
+
+## images: build the stack's images into the local Docker engine without a registry (reference,
+## Debian-based clickhouse and postgres); IMAGES picks some, e.g. IMAGES=reference
+images: build docker-deps
+	./$(BIN) images build $(IMAGES)
 
 ## run: start the reference stack locally (Ctrl-C stops it); ARGS are passed through
 run: build

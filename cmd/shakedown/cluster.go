@@ -28,22 +28,30 @@ func newClusterCmd() *cobra.Command {
 
 func newClusterBuildCmd() *cobra.Command {
 	var versions []string
-	var cacheDir string
+	var cacheDir, releaseURL string
 	cmd := &cobra.Command{
 		Use:   "build",
-		Short: "Build and cache the control-plane binaries of Kubernetes versions (cold: 8-14 min per version on 2 cores)",
+		Short: "Download (or build from source, 8-14 min per version on 2 cores) and cache the control-plane binaries of Kubernetes versions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runClusterBuild(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cacheDir, versions)
+			return runClusterBuild(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cacheDir, releaseURL, versions)
 		},
 	}
 	cmd.Flags().StringSliceVar(&versions, "kubernetes", []string{"1.34.4"}, "Kubernetes versions to build, comma-separated")
 	cmd.Flags().StringVar(&cacheDir, "cache-dir", "", "cache root (default: the user cache directory + /shakedown)")
+	addReleaseURLFlag(cmd, &releaseURL)
 	return cmd
 }
 
-func runClusterBuild(ctx context.Context, stdout, stderr io.Writer, cacheDir string, versions []string) error {
-	cache, err := kubebin.New(kubebin.Options{Dir: cacheDir, Progress: progress.New(stderr)})
+// addReleaseURLFlag adds --release-url, where the official Kubernetes binaries come from.
+func addReleaseURLFlag(cmd *cobra.Command, releaseURL *string) {
+	cmd.Flags().StringVar(releaseURL, "release-url", kubebin.DefaultReleaseURL,
+		"base URL of the official Kubernetes release binaries (<url>/v<version>/kubernetes-server-linux-<arch>.tar.gz, verified against its .sha512); "+
+			"when unreachable they are built from source, and \"off\" always builds from source")
+}
+
+func runClusterBuild(ctx context.Context, stdout, stderr io.Writer, cacheDir, releaseURL string, versions []string) error {
+	cache, err := kubebin.New(kubebin.Options{Dir: cacheDir, ReleaseURL: releaseURL, Progress: progress.New(stderr)})
 	if err != nil {
 		return err
 	}
@@ -59,9 +67,9 @@ func runClusterBuild(ctx context.Context, stdout, stderr io.Writer, cacheDir str
 }
 
 type clusterUpFlags struct {
-	version, kubeconfigOut, defaultClass, cacheDir string
-	nodes                                          int
-	keep                                           bool
+	version, kubeconfigOut, defaultClass, cacheDir, releaseURL string
+	nodes                                                      int
+	keep                                                       bool
 }
 
 func newClusterUpCmd() *cobra.Command {
@@ -81,12 +89,13 @@ func newClusterUpCmd() *cobra.Command {
 	cmd.Flags().IntVar(&f.nodes, "nodes", 3, "number of fake (kwok) nodes")
 	cmd.Flags().BoolVar(&f.keep, "keep", false, "keep the cluster directory (logs, certificates, etcd data) on exit")
 	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", "", "binary cache root (default: the user cache directory + /shakedown)")
+	addReleaseURLFlag(cmd, &f.releaseURL)
 	return cmd
 }
 
 func runClusterUp(ctx context.Context, stdout, stderr io.Writer, f clusterUpFlags) error {
 	p := progress.New(stderr)
-	cache, err := kubebin.New(kubebin.Options{Dir: f.cacheDir, Progress: p})
+	cache, err := kubebin.New(kubebin.Options{Dir: f.cacheDir, ReleaseURL: f.releaseURL, Progress: p})
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,7 @@ func newRootCmd() *cobra.Command {
 		newLoadCmd(),
 		newBenchCmd(),
 		newGateCmd(),
+		newImagesCmd(),
 	)
 	return root
 }

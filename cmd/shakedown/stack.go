@@ -42,6 +42,7 @@ type stackUpFlags struct {
 	proxies  string
 	origins  string
 	keep     string
+	provider string
 }
 
 func newStackUpCmd() *cobra.Command {
@@ -54,6 +55,7 @@ func newStackUpCmd() *cobra.Command {
 			return runStackUp(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
 		},
 	}
+	cmd.Flags().StringVar(&f.provider, "provider", "local", "where the stack runs: local (child processes and in-process components) or docker (containers of locally built images, through testcontainers-go; starts dockerd when none answers, as root)")
 	cmd.Flags().StringVar(&f.listen, "listen", local.DefaultListen, "capture API listen address (127.0.0.1:0 for any free port)")
 	cmd.Flags().StringVar(&f.state, "state", "", "write DIR/stack.json with the endpoints and token")
 	cmd.Flags().StringVar(&f.token, "token", "", "project token to create (default: a random phc_ token)")
@@ -81,6 +83,16 @@ func runStackUp(ctx context.Context, stdout, stderr io.Writer, f stackUpFlags) e
 	cors, err := edge.ParseCORSOrigins(f.origins)
 	if err != nil {
 		return fmt.Errorf("--cors-origins: %w", err)
+	}
+	switch f.provider {
+	case "local":
+	case "docker":
+		if f.keep != "" {
+			return &exitError{code: exitUsage, msg: "--keep is for the local provider: the docker provider's data lives in its containers, removed when the stack stops"}
+		}
+		return runDockerStackUp(ctx, stdout, stderr, f, level)
+	default:
+		return &exitError{code: exitUsage, msg: fmt.Sprintf("--provider %q: want local or docker", f.provider)}
 	}
 	progressOut := progress.New(stderr)
 	started := time.Now()
@@ -111,7 +123,7 @@ func runStackUp(ctx context.Context, stdout, stderr io.Writer, f stackUpFlags) e
 		// Drills run from another process (shakedown gate --state) take their
 		// fault actions through a control endpoint on loopback, behind a token
 		// only stack.json (mode 0600) holds.
-		ctl, err := serveControl(s)
+		ctl, err := serveControl(s.ControlHandler)
 		if err != nil {
 			return err
 		}
@@ -124,7 +136,7 @@ func runStackUp(ctx context.Context, stdout, stderr io.Writer, f stackUpFlags) e
 		defer os.Remove(path)
 		fmt.Fprintf(stdout, "state written to %s\n", path)
 	}
-	printEndpoints(stdout, s.Endpoints, time.Since(started))
+	printEndpoints(stdout, s.Endpoints, "in-process kfake", time.Since(started))
 	if f.keep != "" {
 		fmt.Fprintf(stdout, "ClickHouse and PostgreSQL data and the token are kept in %s; `stack up --keep %s` finds them again.\n", f.keep, f.keep)
 	}
@@ -136,7 +148,7 @@ func runStackUp(ctx context.Context, stdout, stderr io.Writer, f stackUpFlags) e
 	}
 }
 
-func printEndpoints(w io.Writer, e stack.Endpoints, took time.Duration) {
+func printEndpoints(w io.Writer, e stack.Endpoints, kafka string, took time.Duration) {
 	fmt.Fprintf(w, "reference stack up in %s\n", took.Round(10*time.Millisecond))
 	fmt.Fprintf(w, "  capture    %s  (POST /e /batch /capture ..., GET /decide?v=3, /metrics)\n", e.CaptureURL)
 	fmt.Fprintf(w, "  token      %s\n", e.Token)
@@ -144,7 +156,7 @@ func printEndpoints(w io.Writer, e stack.Endpoints, took time.Duration) {
 	fmt.Fprintf(w, "  clickhouse native %s  http %s  user %s (read-only; password: clickhouse_password in --state DIR/stack.json)\n",
 		e.ClickHouseNative, e.ClickHouseHTTP, e.ClickHouseUser)
 	fmt.Fprintf(w, "  postgres   %s (password: postgres_dsn in --state DIR/stack.json)\n", redactDSN(e.PostgresDSN))
-	fmt.Fprintf(w, "  kafka      %s (in-process kfake)\n", strings.Join(e.KafkaBrokers, ","))
+	fmt.Fprintf(w, "  kafka      %s (%s)\n", strings.Join(e.KafkaBrokers, ","), kafka)
 	fmt.Fprintf(w, "try:\n  curl -s %s/batch -H 'Content-Type: application/json' -d '{\"api_key\":\"%s\",\"batch\":[{\"event\":\"hello\",\"distinct_id\":\"me\"}]}'\n", e.CaptureURL, e.Token)
 	fmt.Fprintf(w, "  echo 'SELECT event, distinct_id, timestamp FROM events FINAL' | curl -s -u %s:PASSWORD %s/ --data-binary @-\n", e.ClickHouseUser, e.ClickHouseHTTP)
 	fmt.Fprintln(w, "Ctrl-C stops the stack and removes its data (not with --keep DIR).")
@@ -160,23 +172,23 @@ func redactDSN(dsn string) string {
 	return u.Redacted()
 }
 
-// controlServer serves a local stack's ControlHandler.
+// controlServer serves a stack's ControlHandler.
 type controlServer struct {
 	net.Listener
 	token string
 	srv   *http.Server
 }
 
-// serveControl serves s's control endpoint on a free loopback port with a
+// serveControl serves a stack's control handler on a free loopback port with a
 // random token.
-func serveControl(s *local.Stack) (*controlServer, error) {
+func serveControl(handler func(token string) http.Handler) (*controlServer, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("control endpoint: %w", err)
 	}
 	token := rand.Text()
 	c := &controlServer{Listener: l, token: token,
-		srv: &http.Server{Handler: s.ControlHandler(token), ReadHeaderTimeout: 5 * time.Second}}
+		srv: &http.Server{Handler: handler(token), ReadHeaderTimeout: 5 * time.Second}}
 	go c.srv.Serve(l)
 	return c, nil
 }

@@ -59,7 +59,14 @@ func startStackUp(t *testing.T, args ...string) *runningStack {
 		cancel()
 		<-r.done
 	})
-	deadline := time.Now().Add(60 * time.Second)
+	// The docker provider may build its images first (minutes on a new machine).
+	limit := 60 * time.Second
+	for _, a := range args {
+		if a == "docker" {
+			limit = 15 * time.Minute
+		}
+	}
+	deadline := time.Now().Add(limit)
 	for {
 		var err error
 		if r.endpoints, err = stack.ReadState(r.stateDir); err == nil {
@@ -72,7 +79,7 @@ func startStackUp(t *testing.T, args ...string) *runningStack {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no stack.json after 60 s; stderr: %s", r.stderr.String())
+			t.Fatalf("no stack.json after %s; stderr: %s", limit, r.stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

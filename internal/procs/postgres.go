@@ -218,7 +218,7 @@ func startPostgresOnce(ctx context.Context, server, dir, dataDir, sockDir string
 			return err
 		}
 		defer conn.Close(ctx)
-		return setUpAppRole(ctx, conn, opts.User, pg.password, opts.Database)
+		return SetUpAppRole(ctx, conn, opts.User, pg.password, opts.Database)
 	})
 	if err != nil {
 		_ = p.Stop(syscall.SIGKILL, time.Second)
@@ -230,12 +230,12 @@ func startPostgresOnce(ctx context.Context, server, dir, dataDir, sockDir string
 	return pg, nil
 }
 
-// setUpAppRole makes role a least-privilege login role with password (a fresh one on
+// SetUpAppRole makes role a least-privilege login role with password (a fresh one on
 // every start) and the owner of database, creating both when missing. As owner it can
 // create tables in the database's public schema (PostgreSQL 15: owned by
 // pg_database_owner), so migrations run; it cannot create roles or databases, and
 // COPY ... PROGRAM and server-file access stay with superusers.
-func setUpAppRole(ctx context.Context, conn *pgx.Conn, role, password, database string) error {
+func SetUpAppRole(ctx context.Context, conn *pgx.Conn, role, password, database string) error {
 	r, db := pgx.Identifier{role}.Sanitize(), pgx.Identifier{database}.Sanitize()
 	var exists bool
 	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", role).Scan(&exists); err != nil {

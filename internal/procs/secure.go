@@ -65,7 +65,10 @@ func writePrivate(path string, data []byte, cred *syscall.Credential) error {
 
 // newPassword returns 32 random hex digits: safe in a DSN, XML and SQL literals
 // without escaping.
-func newPassword() (string, error) {
+func newPassword() (string, error) { return NewPassword() }
+
+// NewPassword returns 32 random hex digits, safe in any SQL literal or config file.
+func NewPassword() (string, error) {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("generate a password: %w", err)

@@ -41,6 +41,10 @@ const (
 	Capture = "capture"
 	Worker  = "worker"
 	Decide  = "decide"
+	// Kafka runs a single-node Kafka wire-protocol broker (franz-go's kfake), for
+	// machines with no Kafka image: the docker stack provider uses it. It keeps
+	// records in memory unless KAFKA_DATA_DIR is set.
+	Kafka = "kafka"
 )
 
 // Config says which component to run and where its dependencies are.
@@ -59,6 +63,12 @@ type Config struct {
 	ClickHouseUser, ClickHousePassword, ClickHouseDatabase string
 	// PostgresDSN connects to PostgreSQL (all components).
 	PostgresDSN string
+	// KafkaAdvertisedAddr is the host:port the kafka component tells clients to
+	// connect to (default: its listen address).
+	KafkaAdvertisedAddr string
+	// KafkaDataDir, when set, makes the kafka component keep its log on disk there,
+	// written through before a produce is acknowledged.
+	KafkaDataDir string
 	// Migrate applies the schema migrations at start.
 	Migrate bool
 	// RatePerToken limits capture per project token (events/s, 0 = none).
@@ -85,15 +95,17 @@ func ConfigFromEnv(getenv func(string) string, component string) (Config, error)
 		component = getenv("COMPONENT")
 	}
 	c := Config{
-		Component:          component,
-		Listen:             orDefault(getenv("LISTEN_ADDR"), ":8000"),
-		ClickHouseAddr:     getenv("CLICKHOUSE_ADDR"),
-		ClickHouseUser:     orDefault(getenv("CLICKHOUSE_USER"), "default"),
-		ClickHousePassword: getenv("CLICKHOUSE_PASSWORD"),
-		ClickHouseDatabase: orDefault(getenv("CLICKHOUSE_DATABASE"), "default"),
-		PostgresDSN:        getenv("POSTGRES_DSN"),
-		Migrate:            true,
-		TopicPartitions:    8,
+		Component:           component,
+		Listen:              orDefault(getenv("LISTEN_ADDR"), defaultListen(component)),
+		ClickHouseAddr:      getenv("CLICKHOUSE_ADDR"),
+		ClickHouseUser:      orDefault(getenv("CLICKHOUSE_USER"), "default"),
+		ClickHousePassword:  getenv("CLICKHOUSE_PASSWORD"),
+		ClickHouseDatabase:  orDefault(getenv("CLICKHOUSE_DATABASE"), "default"),
+		PostgresDSN:         getenv("POSTGRES_DSN"),
+		KafkaAdvertisedAddr: getenv("KAFKA_ADVERTISED_ADDR"),
+		KafkaDataDir:        getenv("KAFKA_DATA_DIR"),
+		Migrate:             true,
+		TopicPartitions:     8,
 	}
 	for _, b := range strings.Split(getenv("KAFKA_BROKERS"), ",") {
 		if b = strings.TrimSpace(b); b != "" {
@@ -175,10 +187,12 @@ func (c Config) validate() error {
 			need(c.PostgresDSN != "", "PostgreSQL", "POSTGRES_DSN"))
 	case Decide:
 		return need(c.PostgresDSN != "", "PostgreSQL", "POSTGRES_DSN")
+	case Kafka:
+		return nil
 	case "":
-		return errors.New("no component: pass capture, worker or decide (or set COMPONENT)")
+		return errors.New("no component: pass capture, worker, decide or kafka (or set COMPONENT)")
 	default:
-		return fmt.Errorf("unknown component %q: want capture, worker or decide", c.Component)
+		return fmt.Errorf("unknown component %q: want capture, worker, decide or kafka", c.Component)
 	}
 }
 
@@ -191,6 +205,9 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	log := cfg.Logger.With("component", cfg.Component)
+	if cfg.Component == Kafka {
+		return runKafka(ctx, cfg, log)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 

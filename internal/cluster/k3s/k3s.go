@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
+
+	"github.com/moby/moby/client"
 
 	"github.com/testcontainers/testcontainers-go"
 	tck3s "github.com/testcontainers/testcontainers-go/modules/k3s"
@@ -17,7 +20,12 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/shakedown-dev/shakedown/internal/cluster/kubebin"
+	"github.com/shakedown-dev/shakedown/internal/dockerd"
 )
+
+// ErrImageUnavailable means the k3s image is neither in the engine nor pullable (a
+// machine without a container registry): build or load it, or use the local provider.
+var ErrImageUnavailable = errors.New("k3s cluster: image unavailable")
 
 // ErrNoDocker means no healthy Docker engine was found.
 var ErrNoDocker = errors.New("k3s cluster: no healthy Docker engine (start Docker or set DOCKER_HOST; or use the local cluster provider, which needs none)")
@@ -52,6 +60,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, fmt.Errorf("k3s cluster: %w", err)
 		}
 		image = "rancher/k3s:v" + v + "-k3s1"
+	}
+	if err := imageAvailable(ctx, image); err != nil {
+		return nil, err
 	}
 	ctr, err := tck3s.Run(ctx, image)
 	if err != nil {
@@ -92,6 +103,32 @@ func (c *Cluster) connect(ctx context.Context) error {
 		return fmt.Errorf("ask for the server version: %w", err)
 	}
 	c.version = info.GitVersion
+	return nil
+}
+
+// imageAvailable makes sure image is in the engine, pulling it when missing, and turns
+// testcontainers' reaper off when its image cannot be had either.
+func imageAvailable(ctx context.Context, image string) error {
+	c, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNoDocker, err)
+	}
+	defer c.Close()
+	if err := dockerd.ConfigureTestcontainers(ctx, c); err != nil {
+		return err
+	}
+	if _, err := c.ImageInspect(ctx, image); err == nil {
+		return nil
+	}
+	pullCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	res, err := c.ImagePull(pullCtx, image, client.ImagePullOptions{})
+	if err == nil {
+		err = res.Wait(pullCtx)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s is not in the Docker engine and pulling it failed (%v): `docker load` it from a machine that has it, or use the local cluster provider", ErrImageUnavailable, image, err)
+	}
 	return nil
 }
 

@@ -16,8 +16,10 @@ func kubeCommands() []string {
 	return []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
 }
 
-// Kube returns the control-plane binaries of Kubernetes version, building them when
-// missing (cold: 8–14 min on 2 cores). Etcd and Kwok are left empty; see Ensure.
+// Kube returns the control-plane binaries of Kubernetes version. When missing it
+// downloads the official release binaries (verified against their published sha512)
+// or, if that fails, builds them from source (cold: 8–14 min on 2 cores). Etcd and
+// Kwok are left empty; see Ensure.
 func (c *Cache) Kube(ctx context.Context, version string) (Binaries, error) {
 	v, err := NormalizeVersion(version)
 	if err != nil {
@@ -25,7 +27,7 @@ func (c *Cache) Kube(ctx context.Context, version string) (Binaries, error) {
 	}
 	what := "kube-apiserver, kube-controller-manager, kube-scheduler " + v
 	_, err = c.entry(ctx, "kube", v, what, kubeCommands(), func(ctx context.Context, out string, log io.Writer) error {
-		return c.buildKube(ctx, v, out, log)
+		return c.buildKubeEntry(ctx, v, out, log)
 	})
 	if err != nil {
 		return Binaries{}, fmt.Errorf("%w; retry with `shakedown cluster build --kubernetes %s`", err, v)

@@ -2,14 +2,20 @@
 // plane needs — kube-apiserver, kube-controller-manager and kube-scheduler from the
 // k8s.io/kubernetes module, etcd 3.5 and kwok — and caches them on disk.
 //
-// Builds go through the module proxy configured for `go`; nothing is downloaded from
-// anywhere else. A cache entry is a directory that appears in one rename, so a killed
+// The Kubernetes binaries come from the official release tarball
+// (Options.ReleaseURL, default DefaultReleaseURL) when it is reachable and its sha512
+// matches the published checksum; otherwise, and always with ReleaseURL "off" or
+// NoDownload, they are built from source. A tarball whose checksum does not match is
+// never used: the mismatch is reported and the source build runs instead. Source builds
+// (and etcd, kwok) go through the module proxy configured for `go`; nothing else is
+// downloaded from anywhere. A cache entry is a directory that appears in one rename, so a killed
 // build never leaves a half-filled entry, and a file lock per entry keeps two
 // processes from building the same version at once.
 //
 // Layout under Options.Dir (default os.UserCacheDir()/shakedown):
 //
 //	kube/<version>/{kube-apiserver,kube-controller-manager,kube-scheduler}
+//	                (plus kubelet, kube-proxy, kubectl when downloaded)
 //	etcd/<version>/etcd
 //	kwok/<version>/kwok
 //	logs/<name>-<version>.log   output of the last build
@@ -19,6 +25,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,12 +56,23 @@ type Options struct {
 	Log io.Writer
 	// EtcdVersion and KwokVersion override the defaults.
 	EtcdVersion, KwokVersion string
+	// ReleaseURL is the base URL of the official Kubernetes release binaries
+	// (default DefaultReleaseURL); "off" (ReleaseOff) always builds from source.
+	ReleaseURL string
+	// NoDownload always builds the Kubernetes binaries from source, like ReleaseURL "off".
+	NoDownload bool
+	// HTTPClient downloads release binaries (default: a client that gives up
+	// connecting after 10 s, so machines without internet fall back quickly).
+	HTTPClient *http.Client
 }
 
 // Cache finds or builds binaries. It is safe for concurrent use, including from
 // several processes.
 type Cache struct {
 	opts Options
+	// buildFromSource builds the control plane of a version into out when the official
+	// binaries are not used (default buildKube; replaced in tests).
+	buildFromSource func(ctx context.Context, version, out string, log io.Writer) error
 }
 
 // Binaries are the paths of everything one local control plane runs.
@@ -89,7 +107,17 @@ func New(opts Options) (*Cache, error) {
 	if opts.KwokVersion == "" {
 		opts.KwokVersion = DefaultKwokVersion
 	}
-	return &Cache{opts: opts}, nil
+	releaseURL, err := normalizeReleaseURL(opts.ReleaseURL)
+	if err != nil {
+		return nil, err
+	}
+	opts.ReleaseURL = releaseURL
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = defaultHTTPClient()
+	}
+	c := &Cache{opts: opts}
+	c.buildFromSource = c.buildKube
+	return c, nil
 }
 
 // Dir is the cache root.

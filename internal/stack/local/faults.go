@@ -2,11 +2,12 @@ package local
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"strings"
 	"syscall"
+
+	"github.com/shakedown-dev/shakedown/internal/stack"
 )
 
 // Datastore children of the local stack that Signal can reach.
@@ -34,12 +35,8 @@ func (s *Stack) Signal(child string, sig syscall.Signal) error {
 	return fmt.Errorf("signal %q: no such child: use %q or %q", child, ClickHouseChild, PostgresChild)
 }
 
-// Actions Act takes on the stack, for fault drills.
-var Actions = []string{
-	"clickhouse:pause", "clickhouse:resume", "clickhouse:kill",
-	"postgres:pause", "postgres:resume", "postgres:kill",
-	"worker:stop", "worker:start",
-}
+// Actions Act takes on the stack, for fault drills (stack.Actions).
+var Actions = stack.Actions
 
 // Act takes one of Actions: pause (SIGSTOP), resume (SIGCONT) or kill
 // (SIGKILL; the supervisor restarts it) a datastore child, or stop and start
@@ -67,37 +64,10 @@ func (s *Stack) Act(_ context.Context, action string) error {
 }
 
 // ControlPath is where ControlHandler takes actions: POST ControlPath+action.
-const ControlPath = "/v1/act/"
+const ControlPath = stack.ControlPath
 
-// ControlHandler lets another process on this machine take Actions on the
-// stack (`shakedown gate --state DIR` drills faults through it): POST
-// ControlPath+action with "Authorization: Bearer <token>"; 204 when done, 400
-// for an unknown action, 401 without the token, 500 when the action failed.
-// Serve it on a loopback address only.
+// ControlHandler lets another process on this machine take Actions on the stack
+// (see stack.ControlHandler). Serve it on a loopback address only.
 func (s *Stack) ControlHandler(token string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-			http.Error(w, "control: a bearer token is required (control_token in stack.json)", http.StatusUnauthorized)
-			return
-		}
-		action, ok := strings.CutPrefix(r.URL.Path, ControlPath)
-		if r.Method != http.MethodPost || !ok {
-			http.Error(w, "control: POST "+ControlPath+"<action>", http.StatusNotFound)
-			return
-		}
-		known := false
-		for _, a := range Actions {
-			known = known || a == action
-		}
-		if !known {
-			http.Error(w, fmt.Sprintf("control: unknown action %q: want one of %s", action, strings.Join(Actions, ", ")), http.StatusBadRequest)
-			return
-		}
-		if err := s.Act(r.Context(), action); err != nil {
-			http.Error(w, "control: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+	return stack.ControlHandler(s.Act, token)
 }
