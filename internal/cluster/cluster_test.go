@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -75,12 +77,23 @@ func TestKubeconfigProviderOwnsOneNamespace(t *testing.T) {
 	}
 }
 
+// TestK3sWithoutDockerSaysSo runs in a child process pointed at an engine that does not
+// exist: testcontainers resolves the engine once per process, so the parent (where
+// TestK3s starts a real engine) cannot check both.
 func TestK3sWithoutDockerSaysSo(t *testing.T) {
-	if os.Getenv("DOCKER_HOST") != "" {
-		t.Skip("DOCKER_HOST is set; TestK3s covers the engine case")
-	}
-	if _, err := os.Stat("/var/run/docker.sock"); err == nil {
-		t.Skip("a Docker socket exists; TestK3s covers the engine case")
+	if os.Getenv("SHAKEDOWN_K3S_NO_DOCKER") != "1" {
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(self, "-test.run", "^TestK3sWithoutDockerSaysSo$", "-test.v")
+		cmd.Env = append(os.Environ(), "SHAKEDOWN_K3S_NO_DOCKER=1",
+			"DOCKER_HOST=unix://"+filepath.Join(t.TempDir(), "no-engine.sock"), "TESTCONTAINERS_RYUK_DISABLED=true")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestK3sWithoutDockerSaysSo") {
+			t.Fatalf("child without an engine: %v\n%s", err, out)
+		}
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

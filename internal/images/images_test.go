@@ -3,10 +3,17 @@ package images
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/moby/moby/client"
+
+	"github.com/shakedown-dev/shakedown/internal/dockerd"
 )
 
 func TestMirrorInReadsBothAptFormats(t *testing.T) {
@@ -74,5 +81,59 @@ func TestKeyChangesWithEveryInput(t *testing.T) {
 		if other == base {
 			t.Errorf("different inputs gave the same key %s", base)
 		}
+	}
+}
+
+// TestReferenceImageForAnotherArchitecture imports the reference root for arm64, as the
+// release workflow does, with a stand-in go command (a real arm64 build takes minutes):
+// the image says arm64, runs `shakedown serve` as the unprivileged user, and is not
+// imported again while its inputs stay the same.
+func TestReferenceImageForAnotherArchitecture(t *testing.T) {
+	ctx := context.Background()
+	e, err := dockerd.Ensure(ctx, dockerd.Options{Host: os.Getenv("DOCKER_HOST")})
+	if err != nil {
+		t.Fatalf("a Docker engine is needed (make deps installs Debian's docker.io): %v", err)
+	}
+	t.Cleanup(func() { _ = e.Release() })
+	docker, err := e.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	fakeGo := filepath.Join(t.TempDir(), "go")
+	script := "#!/bin/sh\n[ \"$GOARCH\" = arm64 ] || { echo \"GOARCH=$GOARCH\" >&2; exit 1; }\n" +
+		"while [ \"$1\" != -o ]; do shift; done\nprintf 'arm64 binary' > \"$2\"\n"
+	if err := os.WriteFile(fakeGo, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tag := "shakedown-test/reference:arm64-" + strconv.Itoa(os.Getpid())
+	t.Cleanup(func() { _, _ = docker.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true}) })
+	opts := Options{Docker: docker, Tag: tag, Arch: "arm64", Go: fakeGo, SourceDir: t.TempDir()}
+	img, err := Ensure(ctx, Reference, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !img.Built {
+		t.Error("a new image was not built")
+	}
+	res, err := docker.ImageInspect(ctx, tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Architecture != "arm64" || res.Os != "linux" {
+		t.Errorf("image platform %s/%s, want linux/arm64", res.Os, res.Architecture)
+	}
+	if got := strings.Join(res.Config.Entrypoint, " "); got != "/usr/local/bin/shakedown serve" {
+		t.Errorf("entrypoint %q", got)
+	}
+	if res.Config.User != "10001:10001" || res.Config.Labels[KeyLabel] == "" {
+		t.Errorf("user %q, key label %q", res.Config.User, res.Config.Labels[KeyLabel])
+	}
+	again, err := Ensure(ctx, Reference, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Built || again.ID != img.ID {
+		t.Errorf("unchanged inputs were imported again (built %v, id %s then %s)", again.Built, img.ID, again.ID)
 	}
 }

@@ -50,14 +50,24 @@ func referenceRecipe(ctx context.Context, opts Options) (recipe, error) {
 	ca, _ := os.ReadFile(caBundle) // absent: no bundle in the image
 	key := keyOf(recipeVersion, "reference", opts.Arch, binHash, string(ca))
 	return recipe{key: key, cleanup: cleanup, build: func(ctx context.Context, opts Options, img *Image) error {
-		opts.Step("importing " + opts.Tag)
-		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(writeReferenceRoot(pw, bin, ca)) }()
-		return importRoot(ctx, opts, opts.Tag, pr, []string{
-			`ENTRYPOINT ["/usr/local/bin/shakedown", "serve"]`,
-			fmt.Sprintf("USER %d:%d", ReferenceUID, ReferenceUID),
-			"ENV HOME=/tmp",
-			"LABEL " + KeyLabel + "=" + key,
+		opts.Step(fmt.Sprintf("loading %s (linux/%s)", opts.Tag, opts.Arch))
+		layer := filepath.Join(tmp, "layer.tar")
+		f, err := os.Create(layer)
+		if err != nil {
+			return err
+		}
+		werr := writeReferenceRoot(f, bin, ca)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return fmt.Errorf("write the image root: %w", werr)
+		}
+		return loadRoot(ctx, opts, opts.Tag, layer, imageConfig{
+			Entrypoint: []string{"/usr/local/bin/shakedown", "serve"},
+			User:       fmt.Sprintf("%d:%d", ReferenceUID, ReferenceUID),
+			Env:        []string{"HOME=/tmp", "PATH=/usr/local/bin:/usr/bin:/bin"},
+			Labels:     map[string]string{KeyLabel: key},
 		}, img)
 	}}, nil
 }
