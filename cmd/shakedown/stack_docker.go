@@ -18,6 +18,9 @@ import (
 // runDockerStackUp is `stack up --provider docker`: the stack in containers until
 // interrupted, with the same stack.json and control endpoint as the local provider.
 func runDockerStackUp(ctx context.Context, stdout, stderr io.Writer, f stackUpFlags, level slog.Level) error {
+	if err := docker.CheckListen(f.listen); err != nil {
+		return &exitError{code: exitUsage, msg: "--listen: " + err.Error()}
+	}
 	env := map[string]string{}
 	if f.rate > 0 {
 		env["CAPTURE_RATE_PER_TOKEN"] = strconv.FormatFloat(f.rate, 'f', -1, 64)

@@ -37,6 +37,7 @@ func TestStackUpDockerProviderServesE2E(t *testing.T) {
 func TestStackUpProviderUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"stack", "up", "--provider", "kind"},
+		{"stack", "up", "--provider", "docker", "--listen", "0.0.0.0:8010"},
 		{"stack", "up", "--provider", "docker", "--keep", t.TempDir()},
 		{"stack", "up", "--provider", "docker", "--rate-limit", "5", "--rate-burst", "9"},
 		{"images", "build", "mysql"},

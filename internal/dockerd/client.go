@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/moby/moby/client"
 )
@@ -26,10 +27,19 @@ const ryukImage = "testcontainers/ryuk:0.14.0"
 // set is kept):
 //   - the reaper (Ryuk) is off when its image is not in the engine (it cannot be pulled
 //     without a registry); Close and SweepStale clean up then;
-//   - the host of published ports is 127.0.0.1, where they are published; left alone,
-//     testcontainers guesses a gateway address when it runs inside a container.
+//   - the engine is the one docker talks to (DOCKER_HOST, when unset);
+//   - the host of published ports is 127.0.0.1, where they are published, for a local
+//     engine; left alone, testcontainers guesses a gateway address inside a container.
 func ConfigureTestcontainers(ctx context.Context, docker *client.Client) error {
-	if _, set := os.LookupEnv("TESTCONTAINERS_HOST_OVERRIDE"); !set {
+	host := docker.DaemonHost()
+	// The same engine for testcontainers as for the images (it would otherwise look
+	// at docker contexts and rootless sockets too).
+	if _, set := os.LookupEnv("DOCKER_HOST"); !set && host != "" {
+		if err := os.Setenv("DOCKER_HOST", host); err != nil {
+			return err
+		}
+	}
+	if _, set := os.LookupEnv("TESTCONTAINERS_HOST_OVERRIDE"); !set && strings.HasPrefix(host, "unix://") {
 		if err := os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1"); err != nil {
 			return err
 		}

@@ -71,19 +71,22 @@ func Ensure(ctx context.Context, opts Options) (*Engine, error) {
 		opts.Log = io.Discard
 	}
 	e := &Engine{Host: opts.Host, opts: opts}
-	if err := os.MkdirAll(filepath.Join(opts.StateDir, "leases"), 0o755); err != nil {
-		// Not root, say: the engine may still answer; without a lease it is never stopped here.
+	var unlock func()
+	err := os.MkdirAll(filepath.Join(opts.StateDir, "leases"), 0o755)
+	if err == nil {
+		unlock, err = lock(ctx, filepath.Join(opts.StateDir, "lock"))
+	}
+	if err != nil {
+		// Not root, say (or the state was made by root): an answering engine is used
+		// without a lease, and is never stopped here.
 		if Ping(ctx, opts.Host) == nil {
 			return e, nil
 		}
 		return nil, fmt.Errorf("%w at %s, and none can be started: %v (start Docker, or run as root with Debian's docker.io installed: `make deps`)", ErrNoEngine, opts.Host, err)
 	}
-	unlock, err := lock(ctx, filepath.Join(opts.StateDir, "lock"))
-	if err != nil {
-		return nil, err
-	}
 	defer unlock()
-	e.lease = filepath.Join(opts.StateDir, "leases", strconv.Itoa(os.Getpid()))
+	// One lease per Ensure (pid-random), so two users in one process each hold their own.
+	e.lease = filepath.Join(opts.StateDir, "leases", strconv.Itoa(os.Getpid())+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
 	if err := os.WriteFile(e.lease, nil, 0o644); err != nil {
 		return nil, fmt.Errorf("docker engine lease %s: %w", e.lease, err)
 	}
@@ -123,7 +126,19 @@ func (e *Engine) start(ctx context.Context) error {
 	}
 	defer logFile.Close()
 	pidFile := filepath.Join(e.opts.StateDir, "dockerd.pid")
-	os.Remove(sock) // a socket left by a killed engine makes dockerd refuse to start
+	if _, err := os.Stat(sock); err == nil {
+		// Only a socket nobody listens on (left by a killed engine) may go: one that
+		// answers slowly or refuses us belongs to a live engine.
+		c, err := net.DialTimeout("unix", sock, 2*time.Second)
+		if err == nil {
+			c.Close()
+			return fmt.Errorf("an engine listens on %s but does not answer /_ping: check it (`docker info`) rather than starting a second one", sock)
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return fmt.Errorf("docker socket %s: %v: check the engine rather than starting a second one", sock, err)
+		}
+		os.Remove(sock)
+	}
 	cmd := exec.Command(bin, "--host", e.Host, "--pidfile", pidFile)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Its own session: the engine outlives this process if another lease holds it.
@@ -158,10 +173,26 @@ func (e *Engine) start(ctx context.Context) error {
 		case <-tick.C:
 			if Ping(ctx, e.Host) == nil {
 				e.Started = true
+				// The marker names the process and its command, so a later Release
+				// never signals a pid that has since gone to another program.
+				pid := cmd.Process.Pid
+				marker := fmt.Sprintf("%d %s", pid, procComm(pid))
+				if err := os.WriteFile(e.startedMarker(), []byte(marker), 0o644); err != nil {
+					return fmt.Errorf("record the started dockerd: %w", err)
+				}
 				return nil
 			}
 		}
 	}
+}
+
+// procComm is the command name of process pid ("" when it is gone).
+func procComm(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func (e *Engine) startedMarker() string {
@@ -189,9 +220,15 @@ func (e *Engine) Release() error {
 		return nil // not started here: never stop someone else's engine
 	}
 	os.Remove(e.startedMarker())
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	pidText, comm, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	pid, err := strconv.Atoi(pidText)
 	if err != nil || pid <= 1 {
 		return fmt.Errorf("stop dockerd: bad pid %q in %s", b, e.startedMarker())
+	}
+	// The marker may outlive a dockerd that crashed: never signal a pid that now runs
+	// another program.
+	if comm == "" || procComm(pid) != comm {
+		return nil
 	}
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return nil // already gone
@@ -212,7 +249,8 @@ func liveLeases(dir string) int {
 	entries, _ := os.ReadDir(dir)
 	n := 0
 	for _, ent := range entries {
-		pid, err := strconv.Atoi(ent.Name())
+		pidText, _, _ := strings.Cut(ent.Name(), "-")
+		pid, err := strconv.Atoi(pidText)
 		if err == nil && pid > 0 && syscall.Kill(pid, 0) == nil {
 			n++
 			continue

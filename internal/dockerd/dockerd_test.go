@@ -85,7 +85,7 @@ func TestEnsureStartsAnEngineAndTheLastLeaseStopsIt(t *testing.T) {
 	}
 	// Another live process holds a lease (the parent of this test): releasing ours
 	// must leave the engine running.
-	other := filepath.Join(opts.StateDir, "leases", strconv.Itoa(os.Getppid()))
+	other := filepath.Join(opts.StateDir, "leases", strconv.Itoa(os.Getppid())+"-other")
 	if err := os.WriteFile(other, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

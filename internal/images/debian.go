@@ -54,7 +54,7 @@ func debianRecipe(opts Options, d debianImage) recipe {
 
 func buildDebian(ctx context.Context, opts Options, d debianImage, key string, img *Image) error {
 	if os.Geteuid() != 0 {
-		return errors.New("debootstrap and chroot need root: run as root (CI runs as root), or keep the official images with a registry")
+		return errors.New("debootstrap and chroot need root: run `shakedown images build` as root once (CI runs as root); the images then serve every user of this engine")
 	}
 	debootstrap, err := lookTool("debootstrap", "/usr/sbin/debootstrap")
 	if err != nil {

@@ -121,6 +121,10 @@ func Ensure(ctx context.Context, name string, opts Options) (Image, error) {
 	if opts.Tag == "" {
 		return Image{}, fmt.Errorf("image %q: want one of %s", name, strings.Join(Names, ", "))
 	}
+	// A name without a tag is name:latest, as docker reads it.
+	if i := strings.LastIndex(opts.Tag, ":"); i < 0 || strings.Contains(opts.Tag[i:], "/") {
+		opts.Tag += ":latest"
+	}
 	if opts.Arch == "" {
 		opts.Arch = runtime.GOARCH
 	}
@@ -275,9 +279,12 @@ func FindSourceDir(dir string) (string, error) {
 
 // lockFile takes an exclusive flock on path, waiting for ctx.
 func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
-		return nil, fmt.Errorf("image build lock %s: %w", path, err)
+		// Made by another user (root, say): flock works on a read-only descriptor too.
+		if f, err = os.Open(path); err != nil {
+			return nil, fmt.Errorf("image build lock %s: %w", path, err)
+		}
 	}
 	for {
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {

@@ -16,6 +16,9 @@ import (
 // securityContext names the same id).
 const ReferenceUID = 10001
 
+// SourceRepository is the repository the reference image is built from.
+const SourceRepository = "https://github.com/shakedown-dev/shakedown"
+
 // caBundle is copied into the reference image when this machine has it, so the
 // components can reach TLS endpoints (managed ClickHouse, PostgreSQL).
 const caBundle = "/etc/ssl/certs/ca-certificates.crt"
@@ -67,7 +70,9 @@ func referenceRecipe(ctx context.Context, opts Options) (recipe, error) {
 			Entrypoint: []string{"/usr/local/bin/shakedown", "serve"},
 			User:       fmt.Sprintf("%d:%d", ReferenceUID, ReferenceUID),
 			Env:        []string{"HOME=/tmp", "PATH=/usr/local/bin:/usr/bin:/bin"},
-			Labels:     map[string]string{KeyLabel: key},
+			Labels: map[string]string{KeyLabel: key,
+				// Links a pushed image to its repository (the registry shows it there).
+				"org.opencontainers.image.source": SourceRepository},
 		}, img)
 	}}, nil
 }

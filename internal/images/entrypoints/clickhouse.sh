@@ -10,6 +10,17 @@ password=${CLICKHOUSE_PASSWORD:-}
 conf=/etc/clickhouse-server
 mkdir -p "$conf/config.d" "$conf/users.d" /var/lib/clickhouse /var/log/clickhouse-server
 sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+# User names become XML element names: letters, digits, _ . - only.
+valid_name() {
+  case $1 in ''|[!A-Za-z_]*|*[!A-Za-z0-9_.-]*) echo "$2=\"$1\": use letters, digits, _ . - (starting with a letter or _)" >&2; exit 2 ;; esac
+}
+valid_name "$user" CLICKHOUSE_USER
+if [ -n "${CLICKHOUSE_READER_USER:-}" ]; then
+  valid_name "$CLICKHOUSE_READER_USER" CLICKHOUSE_READER_USER
+  if [ "$CLICKHOUSE_READER_USER" = "$user" ] || [ "$CLICKHOUSE_READER_USER" = default ]; then
+    echo "CLICKHOUSE_READER_USER must differ from CLICKHOUSE_USER and from default" >&2; exit 2
+  fi
+fi
 cat > "$conf/config.d/zz-shakedown.xml" <<XML
 <yandex>
   <listen_host>0.0.0.0</listen_host>

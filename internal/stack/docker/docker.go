@@ -55,7 +55,18 @@ const DefaultListen = "127.0.0.1:8010"
 const (
 	StackLabel = "dev.shakedown.stack"
 	OwnerLabel = "dev.shakedown.owner-pid"
+	// HostLabel names the machine and process namespace of the owner, so an engine
+	// shared with other machines or containers never sweeps their live stacks.
+	HostLabel = "dev.shakedown.owner-host"
 )
+
+// ownerHost identifies where this process's ids mean something: the boot and the
+// pid namespace.
+func ownerHost() string {
+	boot, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	ns, _ := os.Readlink("/proc/self/ns/pid")
+	return strings.TrimSpace(string(boot)) + "/" + strings.Trim(strings.TrimPrefix(ns, "pid:"), "[]")
+}
 
 // Container names of the stack's components, also their names on its network.
 const (
@@ -136,13 +147,12 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 2 * time.Minute
 	}
-	listenHost, listenPort, err := net.SplitHostPort(opts.Listen)
+	_, listenPort, err := net.SplitHostPort(opts.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("docker stack: listen address %q: want 127.0.0.1:PORT: %w", opts.Listen, err)
 	}
-	hostIP, err := netip.ParseAddr(listenHost)
-	if err != nil || !hostIP.IsLoopback() {
-		return nil, fmt.Errorf("docker stack: listen address %q: publish on a loopback address, e.g. 127.0.0.1:%s", opts.Listen, listenPort)
+	if err := CheckListen(opts.Listen); err != nil {
+		return nil, err
 	}
 	if opts.Token == "" {
 		if opts.Token, err = teams.NewToken(); err != nil {
@@ -168,7 +178,7 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 			_ = s.Close(context.WithoutCancel(ctx))
 		}
 	}()
-	labels := map[string]string{StackLabel: s.ID, OwnerLabel: strconv.Itoa(os.Getpid())}
+	labels := map[string]string{StackLabel: s.ID, OwnerLabel: strconv.Itoa(os.Getpid()), HostLabel: ownerHost()}
 	opts.Progress("creating the stack's network")
 	if s.network, err = network.New(ctx, network.WithLabels(labels)); err != nil {
 		return nil, fmt.Errorf("docker stack: create network: %w", err)
@@ -293,6 +303,22 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.monitor.Add(1)
 	go s.watch(monCtx)
 	return s, nil
+}
+
+// CheckListen refuses a capture address that is not host:port on 127.0.0.1 (where every
+// port of the stack is published).
+func CheckListen(listen string) error {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("docker stack: listen address %q: want 127.0.0.1:PORT: %w", listen, err)
+	}
+	if ip, err := netip.ParseAddr(host); err != nil || ip != netip.MustParseAddr("127.0.0.1") {
+		return fmt.Errorf("docker stack: listen address %q: containers are published on 127.0.0.1 only: use 127.0.0.1:%s", listen, port)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("docker stack: listen address %q: port %q is not a port number", listen, port)
+	}
+	return nil
 }
 
 // ensureImages fills in the default images, building the local ones that are missing.
@@ -480,8 +506,9 @@ func SweepStale(ctx context.Context, docker *client.Client, log *slog.Logger) {
 	if err != nil {
 		return
 	}
+	here := ownerHost()
 	for _, c := range list.Items {
-		if ownerAlive(c.Labels[OwnerLabel]) {
+		if c.Labels[HostLabel] != here || ownerAlive(c.Labels[OwnerLabel]) {
 			continue
 		}
 		log.Info("removing a container of a stack whose owner is gone", "container", c.ID[:12], "stack", c.Labels[StackLabel])
@@ -492,7 +519,7 @@ func SweepStale(ctx context.Context, docker *client.Client, log *slog.Logger) {
 		return
 	}
 	for _, n := range nets.Items {
-		if !ownerAlive(n.Labels[OwnerLabel]) {
+		if n.Labels[HostLabel] == here && !ownerAlive(n.Labels[OwnerLabel]) {
 			_, _ = docker.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
 		}
 	}

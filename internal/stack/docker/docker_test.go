@@ -13,6 +13,7 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/shakedown-dev/shakedown/internal/chconn"
 	"github.com/shakedown-dev/shakedown/internal/dockerd"
@@ -166,22 +167,27 @@ func TestSweepStaleRemovesWhatADeadOwnerLeft(t *testing.T) {
 	if err := dockerd.ConfigureTestcontainers(ctx, docker); err != nil {
 		t.Fatal(err)
 	}
-	start := func(owner string) *testcontainers.DockerContainer {
+	start := func(owner, host string) *testcontainers.DockerContainer {
 		c, err := testcontainers.Run(ctx, images.DefaultReferenceTag, testcontainers.WithCmd("kafka"),
-			testcontainers.WithLabels(map[string]string{StackLabel: "sweep-test", OwnerLabel: owner}))
+			testcontainers.WithLogger(tclog.TestLogger(t)),
+			testcontainers.WithLabels(map[string]string{StackLabel: "sweep-test", OwnerLabel: owner, HostLabel: host}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = c.Terminate(context.Background()) })
 		return c
 	}
-	dead := start("999999999")
-	live := start(strconv.Itoa(os.Getpid()))
+	dead := start("999999999", ownerHost())
+	live := start(strconv.Itoa(os.Getpid()), ownerHost())
+	// A pid that means nothing here: another machine or container shares the engine.
+	elsewhere := start("999999999", "another-boot/4026531836")
 	SweepStale(ctx, docker, nil)
 	if _, err := docker.ContainerInspect(ctx, dead.GetContainerID(), client.ContainerInspectOptions{}); err == nil {
 		t.Error("the container of a dead owner is still there")
 	}
-	if _, err := docker.ContainerInspect(ctx, live.GetContainerID(), client.ContainerInspectOptions{}); err != nil {
-		t.Errorf("the container of a live owner was removed: %v", err)
+	for what, c := range map[string]*testcontainers.DockerContainer{"a live owner": live, "an owner elsewhere": elsewhere} {
+		if _, err := docker.ContainerInspect(ctx, c.GetContainerID(), client.ContainerInspectOptions{}); err != nil {
+			t.Errorf("the container of %s was removed: %v", what, err)
+		}
 	}
 }

@@ -49,6 +49,9 @@ func (s *Stack) Act(ctx context.Context, action string) error {
 		err = s.startAgain(ctx, name, id)
 	}
 	if err != nil {
+		if verb == "kill" {
+			s.setStopped(name, false) // watched again: a datastore that did not come back is a failure
+		}
 		return fmt.Errorf("%s: %w", action, err)
 	}
 	return nil
@@ -132,6 +135,7 @@ func (s *Stack) watch(ctx context.Context) {
 	defer s.monitor.Done()
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
+	misses := map[string]int{} // consecutive checks a container was not seen running
 	for {
 		select {
 		case <-ctx.Done():
@@ -152,6 +156,11 @@ func (s *Stack) watch(ctx context.Context) {
 				return
 			}
 			if err == nil && res.Container.State != nil && res.Container.State.Running {
+				misses[name] = 0
+				continue
+			}
+			// One failed inspect (a busy engine) is no failure: three in a row are.
+			if misses[name]++; misses[name] < 3 {
 				continue
 			}
 			s.mu.Lock()
