@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/shakedown-dev/shakedown/internal/dockerd"
 	"github.com/shakedown-dev/shakedown/internal/images"
 	"github.com/shakedown-dev/shakedown/internal/progress"
 )
@@ -73,20 +71,11 @@ func runImagesBuild(ctx context.Context, stdout, stderr io.Writer, args []string
 	if f.arch != "" && (len(names) != 1 || names[0] != images.Reference) {
 		return &exitError{code: exitUsage, msg: "--arch applies to the reference image only: `shakedown images build reference --arch arm64`"}
 	}
-	engine, err := dockerd.Ensure(ctx, dockerd.Options{Host: os.Getenv("DOCKER_HOST"), Log: stderr})
+	docker, release, err := openEngine(ctx, stderr)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := engine.Release(); err != nil {
-			fmt.Fprintln(stderr, "shakedown:", err)
-		}
-	}()
-	docker, err := engine.Client()
-	if err != nil {
-		return err
-	}
-	defer docker.Close()
+	defer release()
 	p := progress.New(stderr)
 	var log io.Writer = io.Discard
 	if f.verbose {

@@ -120,21 +120,11 @@ func runStackUp(ctx context.Context, stdout, stderr io.Writer, f stackUpFlags) e
 		}
 	}()
 	if f.state != "" {
-		// Drills run from another process (shakedown gate --state) take their
-		// fault actions through a control endpoint on loopback, behind a token
-		// only stack.json (mode 0600) holds.
-		ctl, err := serveControl(s.ControlHandler)
+		cleanup, err := publishState(stdout, f.state, &s.Endpoints, s.ControlHandler)
 		if err != nil {
 			return err
 		}
-		defer ctl.Close()
-		s.Endpoints.ControlURL, s.Endpoints.ControlToken = "http://"+ctl.Addr().String(), ctl.token
-		path, err := stack.WriteState(f.state, s.Endpoints)
-		if err != nil {
-			return err
-		}
-		defer os.Remove(path)
-		fmt.Fprintf(stdout, "state written to %s\n", path)
+		defer cleanup()
 	}
 	printEndpoints(stdout, s.Endpoints, "in-process kfake", time.Since(started))
 	if f.keep != "" {
@@ -170,6 +160,25 @@ func redactDSN(dsn string) string {
 		return "(DSN hidden)"
 	}
 	return u.Redacted()
+}
+
+// publishState serves the stack's control endpoint and writes DIR/stack.json with it;
+// cleanup stops serving and removes the file. Drills run from another process
+// (shakedown gate --state) take their fault actions through that endpoint, on loopback,
+// behind a token only stack.json (mode 0600) holds.
+func publishState(stdout io.Writer, dir string, e *stack.Endpoints, handler func(token string) http.Handler) (cleanup func(), err error) {
+	ctl, err := serveControl(handler)
+	if err != nil {
+		return nil, err
+	}
+	e.ControlURL, e.ControlToken = "http://"+ctl.Addr().String(), ctl.token
+	path, err := stack.WriteState(dir, *e)
+	if err != nil {
+		ctl.Close()
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "state written to %s\n", path)
+	return func() { os.Remove(path); ctl.Close() }, nil
 }
 
 // controlServer serves a stack's ControlHandler.

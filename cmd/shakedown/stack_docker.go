@@ -9,9 +9,10 @@ import (
 	"strconv"
 	"time"
 
+	mclient "github.com/moby/moby/client"
+
 	"github.com/shakedown-dev/shakedown/internal/dockerd"
 	"github.com/shakedown-dev/shakedown/internal/progress"
-	"github.com/shakedown-dev/shakedown/internal/stack"
 	"github.com/shakedown-dev/shakedown/internal/stack/docker"
 )
 
@@ -36,20 +37,11 @@ func runDockerStackUp(ctx context.Context, stdout, stderr io.Writer, f stackUpFl
 	}
 	progressOut := progress.New(stderr)
 	started := time.Now()
-	engine, err := dockerd.Ensure(ctx, dockerd.Options{Host: os.Getenv("DOCKER_HOST"), Log: stderr})
+	client, release, err := openEngine(ctx, stderr)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := engine.Release(); err != nil {
-			fmt.Fprintln(stderr, "shakedown:", err)
-		}
-	}()
-	client, err := engine.Client()
-	if err != nil {
-		return err
-	}
-	defer client.Close()
+	defer release()
 	s, err := docker.Up(ctx, docker.Options{
 		Docker:     client,
 		Listen:     f.listen,
@@ -70,18 +62,11 @@ func runDockerStackUp(ctx context.Context, stdout, stderr io.Writer, f stackUpFl
 		}
 	}()
 	if f.state != "" {
-		ctl, err := serveControl(s.ControlHandler)
+		cleanup, err := publishState(stdout, f.state, &s.Endpoints, s.ControlHandler)
 		if err != nil {
 			return err
 		}
-		defer ctl.Close()
-		s.Endpoints.ControlURL, s.Endpoints.ControlToken = "http://"+ctl.Addr().String(), ctl.token
-		path, err := stack.WriteState(f.state, s.Endpoints)
-		if err != nil {
-			return err
-		}
-		defer os.Remove(path)
-		fmt.Fprintf(stdout, "state written to %s\n", path)
+		defer cleanup()
 	}
 	printEndpoints(stdout, s.Endpoints, "kfake broker container, on the stack's network only", time.Since(started))
 	fmt.Fprintf(stdout, "containers: shakedown-%s-{clickhouse,postgres,kafka,capture,worker,decide}\n", s.ID)
@@ -91,4 +76,24 @@ func runDockerStackUp(ctx context.Context, stdout, stderr io.Writer, f stackUpFl
 	case <-s.Done():
 		return &exitError{code: exitCheckFailed, msg: fmt.Sprintf("the stack failed: %v", s.Err())}
 	}
+}
+
+// openEngine returns a client of the Docker engine (DOCKER_HOST or the default socket),
+// starting dockerd when none answers; release closes the client and gives up the lease.
+func openEngine(ctx context.Context, stderr io.Writer) (*mclient.Client, func(), error) {
+	engine, err := dockerd.Ensure(ctx, dockerd.Options{Host: os.Getenv("DOCKER_HOST"), Log: stderr})
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := engine.Client()
+	if err != nil {
+		_ = engine.Release()
+		return nil, nil, err
+	}
+	return c, func() {
+		c.Close()
+		if err := engine.Release(); err != nil {
+			fmt.Fprintln(stderr, "shakedown:", err)
+		}
+	}, nil
 }

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/shakedown-dev/shakedown/internal/flock"
 )
 
 // DefaultSocket is where dockerd listens unless DOCKER_HOST says otherwise.
@@ -74,7 +76,7 @@ func Ensure(ctx context.Context, opts Options) (*Engine, error) {
 	var unlock func()
 	err := os.MkdirAll(filepath.Join(opts.StateDir, "leases"), 0o755)
 	if err == nil {
-		unlock, err = lock(ctx, filepath.Join(opts.StateDir, "lock"))
+		unlock, err = flock.Lock(ctx, filepath.Join(opts.StateDir, "lock"))
 	}
 	if err != nil {
 		// Not root, say (or the state was made by root): an answering engine is used
@@ -205,7 +207,7 @@ func (e *Engine) Release() error {
 	if e == nil || e.lease == "" {
 		return nil
 	}
-	unlock, err := lock(context.Background(), filepath.Join(e.opts.StateDir, "lock"))
+	unlock, err := flock.Lock(context.Background(), filepath.Join(e.opts.StateDir, "lock"))
 	if err != nil {
 		return err
 	}
@@ -295,25 +297,6 @@ func httpClient(host string) (string, *http.Client, error) {
 		return "http://" + rest, &http.Client{}, nil
 	}
 	return "", nil, fmt.Errorf("docker host %q: want unix:///path or tcp://host:port", host)
-}
-
-// lock takes an exclusive flock on path, waiting for ctx.
-func lock(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("docker engine lock %s: %w", path, err)
-	}
-	for {
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
-			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for docker engine lock %s: %w", path, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 func tail(path string) string {

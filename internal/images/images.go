@@ -24,11 +24,11 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/moby/moby/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/shakedown-dev/shakedown/internal/flock"
 )
 
 // Names of the images Ensure builds.
@@ -158,7 +158,7 @@ func Ensure(ctx context.Context, name string, opts Options) (Image, error) {
 		defer r.cleanup()
 	}
 	// One build of an image at a time on this machine (two test packages, say).
-	unlock, err := lockFile(ctx, filepath.Join(os.TempDir(), "shakedown-image-"+name+".lock"))
+	unlock, err := flock.Lock(ctx, filepath.Join(os.TempDir(), "shakedown-image-"+name+".lock"))
 	if err != nil {
 		return img, err
 	}
@@ -273,28 +273,6 @@ func FindSourceDir(dir string) (string, error) {
 		}
 		if filepath.Dir(d) == d {
 			return "", fmt.Errorf("the reference image is built from shakedown's source: run from a clone of the repository (no go.mod of github.com/shakedown-dev/shakedown above %s)", abs)
-		}
-	}
-}
-
-// lockFile takes an exclusive flock on path, waiting for ctx.
-func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
-	if err != nil {
-		// Made by another user (root, say): flock works on a read-only descriptor too.
-		if f, err = os.Open(path); err != nil {
-			return nil, fmt.Errorf("image build lock %s: %w", path, err)
-		}
-	}
-	for {
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
-			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for image build lock %s: %w", path, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
