@@ -114,6 +114,11 @@ func imageAvailable(ctx context.Context, image string) error {
 		return fmt.Errorf("%w: %v", ErrNoDocker, err)
 	}
 	defer c.Close()
+	// testcontainers falls back to other sockets when DOCKER_HOST does not answer; the
+	// engine named by DOCKER_HOST (or the default socket) is the one used here.
+	if _, err := c.Ping(ctx, client.PingOptions{}); err != nil {
+		return fmt.Errorf("%w: %v", ErrNoDocker, err)
+	}
 	if err := dockerd.ConfigureTestcontainers(ctx, c); err != nil {
 		return err
 	}
