@@ -95,8 +95,8 @@ func editedChart(tb testing.TB, edits map[string][]string) string {
 func previousRelease(tb testing.TB) string {
 	tb.Helper()
 	dir := editedChart(tb, map[string][]string{
-		"Chart.yaml":  {"version: 0.1.0", "version: 0.0.9"},
-		"values.yaml": {`tag: "0.1.0"`, `tag: "0.0.9"`},
+		// The image tag defaults to appVersion, so the older release runs image 0.0.9.
+		"Chart.yaml": {"version: 0.1.0", "version: 0.0.9", `appVersion: "0.1.0"`, `appVersion: "0.0.9"`},
 	})
 	ch, err := integration.LoadChart(context.Background(), dir, referenceChart, tb.TempDir())
 	if err != nil {
