@@ -18,7 +18,7 @@ func newServeCmd() *cobra.Command {
 chart sets: LISTEN_ADDR, KAFKA_BROKERS, KAFKA_TOPIC_PARTITIONS, CLICKHOUSE_ADDR,
 CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, POSTGRES_DSN, MIGRATE,
 CAPTURE_RATE_PER_TOKEN, HTTP_READ_HEADER_TIMEOUT, HTTP_IDLE_TIMEOUT, HTTP_BODY_TIMEOUT,
-HTTP_MIN_BODY_RATE, TRUSTED_PROXIES (CIDRs whose X-Forwarded-For is believed) and
+HTTP_MIN_BODY_RATE, DECIDE_REFRESH_INTERVAL (how often flags and tokens are reloaded, default 30s), TRUSTED_PROXIES (CIDRs whose X-Forwarded-For is believed) and
 CORS_ORIGINS (empty: any origin without credentials; "*": reflect any). SIGTERM shuts it down gracefully (the worker flushes).
 
 "kafka" runs a one-broker Kafka wire-protocol server (franz-go's kfake) with the ingestion

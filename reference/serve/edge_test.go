@@ -43,7 +43,11 @@ func TestConfigFromEnvEdgeSettings(t *testing.T) {
 		cfg.HTTP != (edge.Timeouts{ReadHeader: 5 * time.Second, Idle: 30 * time.Second, Body: 3 * time.Second, MinBodyRate: 1024}) {
 		t.Errorf("parsed proxies %v CORS %v timeouts %+v", cfg.TrustedProxies, cfg.CORS, cfg.HTTP)
 	}
-	for k, v := range map[string]string{"TRUSTED_PROXIES": "10.0.0.0/33", "CORS_ORIGINS": "app.example.com", "HTTP_BODY_TIMEOUT": "soon", "HTTP_MIN_BODY_RATE": "-1"} {
+	vars = with("DECIDE_REFRESH_INTERVAL", "5s")
+	if cfg, err = ConfigFromEnv(env(vars), Capture); err != nil || cfg.DecideRefresh != 5*time.Second {
+		t.Errorf("DECIDE_REFRESH_INTERVAL=5s: %v, %v", cfg.DecideRefresh, err)
+	}
+	for k, v := range map[string]string{"DECIDE_REFRESH_INTERVAL": "0s", "TRUSTED_PROXIES": "10.0.0.0/33", "CORS_ORIGINS": "app.example.com", "HTTP_BODY_TIMEOUT": "soon", "HTTP_MIN_BODY_RATE": "-1"} {
 		if _, err := ConfigFromEnv(env(with(k, v)), Capture); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%q: error %v, want one naming %s", k, v, err, k)
 		}

@@ -63,6 +63,9 @@ type Config struct {
 	ClickHouseUser, ClickHousePassword, ClickHouseDatabase string
 	// PostgresDSN connects to PostgreSQL (all components).
 	PostgresDSN string
+	// DecideRefresh is how often capture and decide reload flags and tokens from
+	// PostgreSQL (default decide.DefaultRefreshInterval).
+	DecideRefresh time.Duration
 	// KafkaAdvertisedAddr is the host:port the kafka component tells clients to
 	// connect to (default: its listen address).
 	KafkaAdvertisedAddr string
@@ -151,6 +154,13 @@ func ConfigFromEnv(getenv func(string) string, component string) (Config, error)
 			return c, fmt.Errorf("HTTP_MIN_BODY_RATE=%q: want bytes per second, at least 1", v)
 		}
 		c.HTTP.MinBodyRate = n
+	}
+	if v := getenv("DECIDE_REFRESH_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("DECIDE_REFRESH_INTERVAL=%q: want a positive duration such as 5s", v)
+		}
+		c.DecideRefresh = d
 	}
 	var err error
 	if c.CORS, err = edge.ParseCORSOrigins(getenv("CORS_ORIGINS")); err != nil {
@@ -243,7 +253,7 @@ func runCapture(ctx context.Context, cfg Config, log *slog.Logger, reg *promethe
 		return fmt.Errorf("kafka producer for %v: %w", cfg.KafkaBrokers, err)
 	}
 	defer producer.Close()
-	decider, err := decide.New(ctx, decide.Config{Postgres: pool, Logger: log, Registerer: reg, CORS: cfg.CORS})
+	decider, err := decide.New(ctx, decide.Config{Postgres: pool, Logger: log, Registerer: reg, CORS: cfg.CORS, RefreshInterval: cfg.DecideRefresh})
 	if err != nil {
 		return err
 	}
@@ -263,7 +273,7 @@ func runCapture(ctx context.Context, cfg Config, log *slog.Logger, reg *promethe
 }
 
 func runDecide(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry, pool *pgxpool.Pool) error {
-	decider, err := decide.New(ctx, decide.Config{Postgres: pool, Logger: log, Registerer: reg, CORS: cfg.CORS})
+	decider, err := decide.New(ctx, decide.Config{Postgres: pool, Logger: log, Registerer: reg, CORS: cfg.CORS, RefreshInterval: cfg.DecideRefresh})
 	if err != nil {
 		return err
 	}

@@ -256,7 +256,8 @@ func Up(ctx context.Context, opts Options) (_ *Stack, err error) {
 	opts.Progress("starting capture, worker and decide containers")
 	inNetDSN := "postgres://" + pgApp + ":" + pw["app"] + "@" + Postgres + ":5432/" + pgDB + "?sslmode=disable"
 	appEnv := func(extra map[string]string) map[string]string {
-		env := map[string]string{"KAFKA_BROKERS": Kafka + ":9092", "POSTGRES_DSN": inNetDSN, "MIGRATE": "false",
+		// Flags configured by a test reach capture within 5 s, as on the local stack.
+		env := map[string]string{"KAFKA_BROKERS": Kafka + ":9092", "POSTGRES_DSN": inNetDSN, "MIGRATE": "false", "DECIDE_REFRESH_INTERVAL": "5s",
 			"KAFKA_TOPIC_PARTITIONS": strconv.Itoa(int(opts.Partitions))}
 		for k, v := range extra {
 			env[k] = v
