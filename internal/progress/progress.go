@@ -49,6 +49,19 @@ func (r *Reporter) Step(msg string) {
 	go r.animate(r.stop, r.stopped)
 }
 
+// Note ends the current step (if any) as done and prints one line that is not a step,
+// such as why the next step takes another way.
+func (r *Reporter) Note(msg string) {
+	r.finish("done")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.interactive {
+		fmt.Fprintf(r.w, "! %s\n", msg)
+		return
+	}
+	fmt.Fprintf(r.w, "%s %s\n", r.now().UTC().Format("15:04:05"), msg)
+}
+
 // Done ends the current step, reporting how long it took.
 func (r *Reporter) Done() { r.finish("done") }
 

@@ -14,6 +14,7 @@ func TestPlainOutputIsLineOriented(t *testing.T) {
 	r.now = func() time.Time { return clock }
 	r.Step("building kube-apiserver")
 	clock = clock.Add(1500 * time.Millisecond)
+	r.Note("official binaries unavailable; building from source")
 	r.Step("starting etcd")
 	clock = clock.Add(200 * time.Millisecond)
 	r.Fail()
@@ -21,6 +22,7 @@ func TestPlainOutputIsLineOriented(t *testing.T) {
 	want := strings.Join([]string{
 		"03:04:05 building kube-apiserver ...",
 		"03:04:06 building kube-apiserver: done in 1.5s",
+		"03:04:06 official binaries unavailable; building from source",
 		"03:04:06 starting etcd ...",
 		"03:04:06 starting etcd: FAILED in 200ms",
 		"",

@@ -365,12 +365,12 @@ func (c *Cache) note(msg string, ok bool) {
 	if c.opts.Progress == nil {
 		return
 	}
-	c.opts.Progress.Step(msg)
 	if ok {
-		c.opts.Progress.Done()
-	} else {
-		c.opts.Progress.Fail()
+		c.opts.Progress.Note(msg)
+		return
 	}
+	c.opts.Progress.Step(msg) // a refused checksum shows as a failed step
+	c.opts.Progress.Fail()
 }
 
 // short abbreviates a hex digest for one-line messages.
