@@ -108,7 +108,10 @@ func TestOpenModelSeesTheStallDirectly(t *testing.T) {
 	if s.Latency.P90 < 300*time.Millisecond || s.Latency.Max < 900*time.Millisecond {
 		t.Errorf("open model: vegeta p90 %s max %s, want the stall visible", s.Latency.P90, s.Latency.Max)
 	}
-	if s.Late > s.Requests/50 {
+	// Workers blocked by the stall would leave about 200 sends (1 s at 200/s) late; a
+	// 2-core machine busy with other test packages delays a few dozen (24 of 399 seen
+	// beside the docker-provider tests), so a tenth still tells the two apart.
+	if s.Late > s.Requests/10 {
 		t.Errorf("open model: %d of %d sends late", s.Late, s.Requests)
 	}
 	if s.Rate < 0.95*s.RequestedRate {
