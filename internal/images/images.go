@@ -26,7 +26,6 @@ import (
 	"strings"
 
 	"github.com/moby/moby/client"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/shakedown-dev/shakedown/internal/flock"
 )
@@ -192,22 +191,28 @@ func existing(ctx context.Context, docker *client.Client, ref, key string) (stri
 	return res.ID, true
 }
 
-// importRoot streams root (a directory tree, or a tar stream when tarStream is set)
-// into the engine as ref, with the Dockerfile-style changes.
+// importRoot imports a root tar stream into the engine as ref (`docker import`), with
+// the Dockerfile-style changes, for this machine's architecture.
 func importRoot(ctx context.Context, opts Options, ref string, tarStream io.Reader, changes []string, img *Image) error {
 	res, err := opts.Docker.ImageImport(ctx, client.ImageImportSource{Source: tarStream, SourceName: "-"}, ref,
-		client.ImageImportOptions{Changes: changes, Platform: ocispec.Platform{OS: "linux", Architecture: opts.Arch}})
+		client.ImageImportOptions{Changes: changes})
 	if err != nil {
 		return fmt.Errorf("docker import %s: %w", ref, err)
 	}
+	return finish(ctx, opts.Docker, "docker import", ref, res, img)
+}
+
+// finish reads an import's or load's progress stream, fails on an error in it, and
+// records the id of the image now tagged ref.
+func finish(ctx context.Context, docker *client.Client, verb, ref string, res io.ReadCloser, img *Image) error {
 	defer res.Close()
 	out, _ := io.ReadAll(res)
 	if bytes.Contains(out, []byte(`"error"`)) {
-		return fmt.Errorf("docker import %s: %s", ref, strings.TrimSpace(string(out)))
+		return fmt.Errorf("%s %s: %s", verb, ref, strings.TrimSpace(string(out)))
 	}
-	inspected, err := opts.Docker.ImageInspect(ctx, ref)
+	inspected, err := docker.ImageInspect(ctx, ref)
 	if err != nil {
-		return fmt.Errorf("inspect imported image %s: %w", ref, err)
+		return fmt.Errorf("inspect image %s after %s: %w", ref, verb, err)
 	}
 	img.ID = inspected.ID
 	return nil

@@ -2,7 +2,6 @@ package images
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -88,17 +86,7 @@ func loadRoot(ctx context.Context, opts Options, ref, layerPath string, cfg imag
 		pr.CloseWithError(err)
 		return fmt.Errorf("docker load %s: %w", ref, err)
 	}
-	defer res.Close()
-	out, _ := io.ReadAll(res)
-	if bytes.Contains(out, []byte(`"error"`)) {
-		return fmt.Errorf("docker load %s: %s", ref, strings.TrimSpace(string(out)))
-	}
-	inspected, err := opts.Docker.ImageInspect(ctx, ref)
-	if err != nil {
-		return fmt.Errorf("inspect loaded image %s: %w", ref, err)
-	}
-	img.ID = inspected.ID
-	return nil
+	return finish(ctx, opts.Docker, "docker load", ref, res, img)
 }
 
 // fileDigest returns "sha256:<hex>" of a file and its size.
