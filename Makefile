@@ -8,11 +8,15 @@ BIN       := bin/shakedown
 DEB_DEPS  := clickhouse-server:/usr/sbin/clickhouse-server postgresql:/usr/lib/postgresql
 TEST_DEB_DEPS := chromium:/usr/bin/chromium nodejs:/usr/bin/node shellcheck:/usr/bin/shellcheck
 # The Docker engine (the docker stack provider, images, k3s) and what builds images without a
-# registry: debootstrap for the Debian-based ClickHouse and PostgreSQL images.
-DOCKER_DEB_DEPS := docker.io:/usr/sbin/dockerd debootstrap:/usr/sbin/debootstrap
+# registry: debootstrap for the Debian-based ClickHouse and PostgreSQL images. A real node
+# (`--nodes real`) runs its own containerd (brought by docker.io) with Debian's CNI plugins.
+DOCKER_DEB_DEPS := docker.io:/usr/sbin/dockerd debootstrap:/usr/sbin/debootstrap \
+	containerd:/usr/bin/containerd containernetworking-plugins:/usr/lib/cni/bridge
 TEST_FLAGS ?= -count=1 -timeout 60m
-# Kubernetes versions whose control planes `make deps` builds and caches (the tests use them).
+# Kubernetes versions whose control planes `make deps` builds and caches (the tests use them),
+# and those whose real-node binaries (kubelet, kube-proxy; CoreDNS) it builds too.
 K8S_VERSIONS ?= 1.28.15,1.34.4
+REAL_NODE_K8S ?= 1.34.4
 # The Node.js and browser SDK checks run in a step of their own: Chromium beside the other
 # packages' timing-sensitive tests starves them on 2 cores.
 SDK_TESTS := TestPostHogNodeSDK|TestPostHogJSInChromium
@@ -63,10 +67,12 @@ docker-deps:
 test-deps: stack-deps docker-deps
 	$(call install_debs,$(TEST_DEB_DEPS))
 
-## kube-deps: build and cache the Kubernetes control planes of K8S_VERSIONS (minutes the
-## first time per version, seconds after); `make test` needs them, `make run` does not
+## kube-deps: build and cache the Kubernetes control planes of K8S_VERSIONS and the real-node
+## binaries of REAL_NODE_K8S (minutes the first time per version, seconds after); `make test`
+## needs them, `make run` does not
 kube-deps: stack-deps
 	$(GO) run ./cmd/shakedown cluster build --kubernetes $(K8S_VERSIONS)
+	$(GO) run ./cmd/shakedown cluster build --kubernetes $(REAL_NODE_K8S) --nodes real
 
 ## build: compile the CLI into bin/
 build: stack-deps

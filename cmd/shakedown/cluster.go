@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/shakedown-dev/shakedown/internal/cluster/kubebin"
 	"github.com/shakedown-dev/shakedown/internal/cluster/local"
+	"github.com/shakedown-dev/shakedown/internal/cluster/realnode"
 	"github.com/shakedown-dev/shakedown/internal/progress"
 )
 
@@ -28,16 +30,21 @@ func newClusterCmd() *cobra.Command {
 
 func newClusterBuildCmd() *cobra.Command {
 	var versions []string
-	var cacheDir, releaseURL string
+	var cacheDir, releaseURL, nodes string
 	cmd := &cobra.Command{
 		Use:   "build",
 		Short: "Download (or build from source, 8-14 min per version on 2 cores) and cache the control-plane binaries of Kubernetes versions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runClusterBuild(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cacheDir, releaseURL, versions)
+			mode, err := parseNodeMode(nodes)
+			if err != nil {
+				return err
+			}
+			return runClusterBuild(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cacheDir, releaseURL, versions, mode.real)
 		},
 	}
 	cmd.Flags().StringSliceVar(&versions, "kubernetes", []string{"1.34.4"}, "Kubernetes versions to build, comma-separated")
+	cmd.Flags().StringVar(&nodes, "nodes", "kwok", "kwok: the control plane only; real: also kubelet, kube-proxy and CoreDNS for a real node")
 	cmd.Flags().StringVar(&cacheDir, "cache-dir", "", "cache root (default: the user cache directory + /shakedown)")
 	addReleaseURLFlag(cmd, &releaseURL)
 	return cmd
@@ -50,7 +57,7 @@ func addReleaseURLFlag(cmd *cobra.Command, releaseURL *string) {
 			"when unreachable they are built from source, and \"off\" always builds from source")
 }
 
-func runClusterBuild(ctx context.Context, stdout, stderr io.Writer, cacheDir, releaseURL string, versions []string) error {
+func runClusterBuild(ctx context.Context, stdout, stderr io.Writer, cacheDir, releaseURL string, versions []string, realNodes bool) error {
 	cache, err := kubebin.New(kubebin.Options{Dir: cacheDir, ReleaseURL: releaseURL, Progress: progress.New(stderr)})
 	if err != nil {
 		return err
@@ -62,13 +69,21 @@ func runClusterBuild(ctx context.Context, stdout, stderr io.Writer, cacheDir, re
 			return err
 		}
 		fmt.Fprintf(stdout, "kubernetes %s ready in %s: %s\n", bins.Version, time.Since(started).Round(time.Second), filepath.Dir(bins.APIServer))
+		if realNodes {
+			started = time.Now()
+			nb, err := cache.Node(ctx, v)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "kubernetes %s node binaries ready in %s: %s, %s, %s\n", nb.Version, time.Since(started).Round(time.Second), nb.Kubelet, nb.KubeProxy, nb.CoreDNS)
+		}
 	}
 	return nil
 }
 
 type clusterUpFlags struct {
 	version, kubeconfigOut, defaultClass, cacheDir, releaseURL string
-	nodes                                                      int
+	nodes                                                      string
 	keep                                                       bool
 }
 
@@ -86,7 +101,8 @@ func newClusterUpCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.kubeconfigOut, "kubeconfig-out", "", "also write the admin kubeconfig to this file (removed on exit)")
 	cmd.Flags().StringVar(&f.defaultClass, "default-storage-class", local.ClassAWS,
 		strings.Join([]string{"default StorageClass:", local.ClassAWS, local.ClassGCP, local.ClassAzure, local.ClassDigitalOcean, local.ClassK3s}, " "))
-	cmd.Flags().IntVar(&f.nodes, "nodes", 3, "number of fake (kwok) nodes")
+	cmd.Flags().StringVar(&f.nodes, "nodes", "kwok", "kwok (3 fake nodes), a number of fake nodes, or real: one real node "+
+		"(kubelet, containerd, CNI bridge, kube-proxy, CoreDNS; root; images built locally and imported)")
 	cmd.Flags().BoolVar(&f.keep, "keep", false, "keep the cluster directory (logs, certificates, etcd data) on exit")
 	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", "", "binary cache root (default: the user cache directory + /shakedown)")
 	addReleaseURLFlag(cmd, &f.releaseURL)
@@ -94,20 +110,33 @@ func newClusterUpCmd() *cobra.Command {
 }
 
 func runClusterUp(ctx context.Context, stdout, stderr io.Writer, f clusterUpFlags) error {
+	mode, err := parseNodeMode(f.nodes)
+	if err != nil {
+		return err
+	}
 	p := progress.New(stderr)
 	cache, err := kubebin.New(kubebin.Options{Dir: f.cacheDir, ReleaseURL: f.releaseURL, Progress: p})
 	if err != nil {
 		return err
 	}
 	started := time.Now()
-	c, err := local.Start(ctx, local.Options{
+	opts := local.Options{
 		Version:             f.version,
 		Binaries:            cache,
-		Nodes:               f.nodes,
+		Nodes:               mode.kwok,
 		DefaultStorageClass: f.defaultClass,
 		Progress:            p,
 		KeepDir:             f.keep,
-	})
+	}
+	if mode.real {
+		rn, release, err := realnode.Prepare(ctx, f.version, realnode.Options{Binaries: cache, Log: stderr})
+		if err != nil {
+			return err
+		}
+		defer release()
+		opts.RealNode = rn
+	}
+	c, err := local.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -141,4 +170,27 @@ func runClusterUp(ctx context.Context, stdout, stderr io.Writer, f clusterUpFlag
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// nodeMode is what --nodes asks for: kwok's fake nodes (how many), or one real node.
+type nodeMode struct {
+	real bool
+	kwok int
+}
+
+// parseNodeMode reads --nodes: "kwok" (3 fake nodes), a number of fake nodes, or "real"
+// (one real node: kubelet, containerd, CNI, kube-proxy and CoreDNS on this machine).
+func parseNodeMode(s string) (nodeMode, error) {
+	switch t := strings.ToLower(strings.TrimSpace(s)); t {
+	case "real":
+		return nodeMode{real: true}, nil
+	case "kwok", "":
+		return nodeMode{kwok: 3}, nil
+	default:
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 1 || n > 100 {
+			return nodeMode{}, &exitError{code: exitUsage, msg: fmt.Sprintf("--nodes %q: want kwok, a number of kwok nodes from 1 to 100, or real", s)}
+		}
+		return nodeMode{kwok: n}, nil
+	}
 }

@@ -33,7 +33,7 @@ type imagesBuildFlags struct {
 func newImagesBuildCmd() *cobra.Command {
 	var f imagesBuildFlags
 	cmd := &cobra.Command{
-		Use:   "build [reference|clickhouse|postgres|all]...",
+		Use:   "build [reference|clickhouse|postgres|pause|all]...",
 		Short: "Build images into the local Docker engine (starting dockerd when none answers, as root)",
 		Long: `Builds the reference stack's images into the local Docker engine, with no registry:
 
@@ -41,6 +41,7 @@ func newImagesBuildCmd() *cobra.Command {
               the chart's capture, worker and decide, and the docker provider's Kafka broker
   clickhouse  Debian's clickhouse-server on a debootstrap minbase root (` + images.DefaultClickHouseTag + `)
   postgres    Debian's postgresql-15 the same way (` + images.DefaultPostgresTag + `)
+  pause       the sandbox process of pods on a real node (` + images.DefaultPauseTag + `)
 
 The Debian images honour the official images' environment (CLICKHOUSE_USER,
 CLICKHOUSE_PASSWORD; POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB, PGDATA). An image whose

@@ -35,10 +35,12 @@ const (
 	Reference  = "reference"
 	ClickHouse = "clickhouse"
 	Postgres   = "postgres"
+	// Pause is the sandbox image of real nodes (see internal/images/pause).
+	Pause = "pause"
 )
 
 // Names lists every image Ensure can build, in build order.
-var Names = []string{Reference, ClickHouse, Postgres}
+var Names = []string{Reference, ClickHouse, Postgres, Pause}
 
 // KeyLabel is the image label holding the key of what went into the image.
 const KeyLabel = "dev.shakedown.image.key"
@@ -52,6 +54,7 @@ const (
 	DefaultReferenceTag  = "shakedown/reference:local"
 	DefaultClickHouseTag = "shakedown/clickhouse-server:bookworm"
 	DefaultPostgresTag   = "shakedown/postgres:15-bookworm"
+	DefaultPauseTag      = "shakedown/pause:local"
 )
 
 // DefaultTag returns the local tag of image name.
@@ -63,6 +66,8 @@ func DefaultTag(name string) string {
 		return DefaultClickHouseTag
 	case Postgres:
 		return DefaultPostgresTag
+	case Pause:
+		return DefaultPauseTag
 	}
 	return ""
 }
@@ -149,6 +154,8 @@ func Ensure(ctx context.Context, name string, opts Options) (Image, error) {
 		r = clickhouseRecipe(opts)
 	case Postgres:
 		r = postgresRecipe(opts)
+	case Pause:
+		r, err = pauseRecipe(ctx, opts)
 	}
 	if err != nil {
 		return img, err

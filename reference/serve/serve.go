@@ -18,6 +18,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -74,6 +75,12 @@ type Config struct {
 	KafkaDataDir string
 	// Migrate applies the schema migrations at start.
 	Migrate bool
+	// StartupWait is how long Run retries dependencies that do not answer yet at
+	// start (PostgreSQL, Kafka, and ClickHouse for the worker): pods of one release
+	// start in any order. Meanwhile the listen address answers /_liveness with 200 and
+	// everything else with 503, so an orchestrator neither routes traffic to the
+	// component nor restarts it. Zero fails at the first error.
+	StartupWait time.Duration
 	// RatePerToken limits capture per project token (events/s, 0 = none).
 	RatePerToken float64
 	// HTTP bounds slow and idle clients (zero fields: edge's defaults).
@@ -91,8 +98,9 @@ type Config struct {
 // CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE, POSTGRES_DSN, MIGRATE
 // (default true), CAPTURE_RATE_PER_TOKEN, HTTP_READ_HEADER_TIMEOUT, HTTP_IDLE_TIMEOUT,
 // HTTP_BODY_TIMEOUT (durations like 10s), HTTP_MIN_BODY_RATE (bytes/s), CORS_ORIGINS
-// (comma-separated; empty: any origin without credentials, "*": reflect any) and
-// TRUSTED_PROXIES (comma-separated CIDRs). component, when not empty, overrides COMPONENT.
+// (comma-separated; empty: any origin without credentials, "*": reflect any),
+// TRUSTED_PROXIES (comma-separated CIDRs), DECIDE_REFRESH_INTERVAL and STARTUP_WAIT
+// (how long to retry dependencies at start, default DefaultStartupWait). component, when not empty, overrides COMPONENT.
 func ConfigFromEnv(getenv func(string) string, component string) (Config, error) {
 	if component == "" {
 		component = getenv("COMPONENT")
@@ -109,6 +117,7 @@ func ConfigFromEnv(getenv func(string) string, component string) (Config, error)
 		KafkaDataDir:        getenv("KAFKA_DATA_DIR"),
 		Migrate:             true,
 		TopicPartitions:     8,
+		StartupWait:         DefaultStartupWait,
 	}
 	for _, b := range strings.Split(getenv("KAFKA_BROKERS"), ",") {
 		if b = strings.TrimSpace(b); b != "" {
@@ -154,6 +163,13 @@ func ConfigFromEnv(getenv func(string) string, component string) (Config, error)
 			return c, fmt.Errorf("HTTP_MIN_BODY_RATE=%q: want bytes per second, at least 1", v)
 		}
 		c.HTTP.MinBodyRate = n
+	}
+	if v := getenv("STARTUP_WAIT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("STARTUP_WAIT=%q: want a duration such as 2m (0 fails at once when a dependency does not answer)", v)
+		}
+		c.StartupWait = d
 	}
 	if v := getenv("DECIDE_REFRESH_INTERVAL"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -226,15 +242,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("postgres: %w (check POSTGRES_DSN)", err)
 	}
 	defer pool.Close()
-	if cfg.Migrate {
-		if err := schema.ApplyPostgres(ctx, pool); err != nil {
-			return err
-		}
-	}
-	if cfg.Component != Decide {
-		if err := ensureTopics(ctx, cfg); err != nil {
-			return err
-		}
+	if err := awaitDependencies(ctx, cfg, log, func(ctx context.Context) error { return prepare(ctx, cfg, pool) }); err != nil {
+		return err
 	}
 
 	switch cfg.Component {
@@ -388,6 +397,119 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler, timeouts edge.T
 		return fmt.Errorf("shut down %s: %w", addr, err)
 	}
 	return nil
+}
+
+// DefaultStartupWait is ConfigFromEnv's StartupWait: long enough for a fresh
+// PostgreSQL (initdb) and Kafka of the same release to start.
+const DefaultStartupWait = 3 * time.Minute
+
+// prepare does what a component needs of its dependencies before it serves: the
+// PostgreSQL migrations (or a ping), the Kafka topics, and for the worker a ClickHouse
+// that answers (and its migrations). Each step is idempotent, so it can be retried.
+func prepare(ctx context.Context, cfg Config, pool *pgxpool.Pool) error {
+	if cfg.Migrate {
+		if err := schema.ApplyPostgres(ctx, pool); err != nil {
+			return err
+		}
+	} else if err := pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: %w (check POSTGRES_DSN)", err)
+	}
+	if cfg.Component != Decide {
+		if err := ensureTopics(ctx, cfg); err != nil {
+			return err
+		}
+	}
+	if cfg.Component == Worker {
+		ch, err := clickhouse.Open(&clickhouse.Options{
+			Addr: []string{cfg.ClickHouseAddr},
+			Auth: clickhouse.Auth{Username: cfg.ClickHouseUser, Password: cfg.ClickHousePassword},
+		})
+		if err != nil {
+			return fmt.Errorf("clickhouse %s: %w (check CLICKHOUSE_ADDR)", cfg.ClickHouseAddr, err)
+		}
+		defer ch.Close()
+		if err := pingClickHouse(ctx, ch); err != nil {
+			return fmt.Errorf("clickhouse %s: %w", cfg.ClickHouseAddr, err)
+		}
+	}
+	return nil
+}
+
+// awaitDependencies runs try until it succeeds, retrying for cfg.StartupWait with a
+// growing pause, and answers on cfg.Listen meanwhile: /_liveness 200 (the process is
+// alive and working on it), anything else 503 with the reason. A listen address that
+// cannot be had is an error at once.
+func awaitDependencies(ctx context.Context, cfg Config, log *slog.Logger, try func(context.Context) error) error {
+	if cfg.StartupWait <= 0 {
+		return try(ctx)
+	}
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (set LISTEN_ADDR to a free address)", cfg.Listen, err)
+	}
+	var last atomic.Value
+	last.Store("checking PostgreSQL, Kafka and ClickHouse")
+	mux := http.NewServeMux()
+	mux.HandleFunc("/_liveness", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"status":"ok","detail":"starting: waiting for dependencies"}`)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, `{"status":"starting","detail":%q}`, last.Load().(string))
+	})
+	srv := edge.NewServer(mux, cfg.HTTP)
+	go func() { _ = srv.Serve(l) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	deadline := time.Now().Add(cfg.StartupWait)
+	pause := 500 * time.Millisecond
+	if err = try(ctx); err == nil {
+		return nil
+	}
+	last.Store(err.Error())
+	for {
+		if permanent(err) {
+			return err
+		}
+		log.Warn("waiting for dependencies", "err", err, "gives_up_in", time.Until(deadline).Round(time.Second).String())
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped while waiting for dependencies (last error: %v): %w", err, ctx.Err())
+		case <-time.After(pause):
+		}
+		if err = try(ctx); err == nil {
+			log.Info("dependencies answer")
+			return nil
+		}
+		last.Store(err.Error())
+		if time.Now().After(deadline) {
+			return fmt.Errorf("dependencies still failing after STARTUP_WAIT=%s: %w", cfg.StartupWait, err)
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
+}
+
+// permanent tells errors that waiting does not cure: a refused password or a missing
+// database means the configuration is wrong, and the sooner it is said the better.
+func permanent(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "28") || pgErr.Code == "3D000" // authorization; no such database
+	}
+	var chErr *clickhouse.Exception
+	if errors.As(err, &chErr) {
+		switch chErr.Code {
+		case 192, 193, 194, 516: // unknown user, wrong password, password required, authentication failed
+			return true
+		}
+	}
+	return false
 }
 
 // ensureTopics creates the ingestion and dead-letter topics when missing, so a fresh

@@ -29,6 +29,7 @@ type cell struct {
 	kube      kubernetes.Interface
 	installed *Release // revision installed by StepInstall
 	failed    Step     // first failed step, "" while all pass
+	note      string   // what a passing step measured, for its row
 }
 
 // run executes the selected steps; after a failure the rest are skipped,
@@ -42,7 +43,7 @@ func (c *cell) run(ctx context.Context) {
 	}
 	defer c.teardown(ctx)
 	steps := map[Step]func(context.Context) error{
-		StepDryRun: c.dryRun, StepInstall: c.install, StepAssert: c.assert,
+		StepDryRun: c.dryRun, StepInstall: c.install, StepAssert: c.assert, StepTraffic: c.traffic,
 		StepUpgrade: c.upgrade, StepRollback: c.rollback, StepUninstall: c.uninstall,
 	}
 	for _, s := range c.opts.Steps {
@@ -58,6 +59,7 @@ func (c *cell) run(ctx context.Context) {
 		cancel()
 		row.Duration = time.Since(t0)
 		row.Status = StatusPass
+		row.Message, c.note = c.note, ""
 		if err != nil {
 			row.Status, row.Message = StatusFail, err.Error()
 			if c.failed == "" {

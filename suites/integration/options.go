@@ -39,6 +39,10 @@ type Options struct {
 	Parallel int
 	// Log receives one line per finished step; nil discards.
 	Log io.Writer
+	// Traffic, when set, adds StepTraffic: events sent to each installed release
+	// through port-forwards, checked stored. It needs pods that really run (a real
+	// node, or a real cluster), not kwok's fake ones.
+	Traffic Traffic
 }
 
 // NoCloud runs the chart with its default values only.
@@ -67,10 +71,16 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if len(o.Steps) == 0 {
 		o.Steps = AllSteps()
+		if o.Traffic != nil {
+			o.Steps = stepOrder()
+		}
 	}
 	for _, s := range o.Steps {
-		if !slices.Contains(AllSteps(), s) {
-			return o, fmt.Errorf("integration: unknown step %q (fix: use one of %v)", s, AllSteps())
+		if !slices.Contains(stepOrder(), s) {
+			return o, fmt.Errorf("integration: unknown step %q (fix: use one of %v)", s, stepOrder())
+		}
+		if s == StepTraffic && o.Traffic == nil {
+			return o, fmt.Errorf("integration: step %q needs Options.Traffic and pods that really run (fix: use a real node, --nodes real, or drop the step)", s)
 		}
 	}
 	if o.ReleaseName == "" {

@@ -28,6 +28,9 @@ const (
 	// StepAssert runs the assertions: endpoints, PVCs, encryption,
 	// NetworkPolicies, ServiceAccount privileges.
 	StepAssert Step = "assert"
+	// StepTraffic sends events through port-forwards to the installed release and
+	// checks they are stored (Options.Traffic; it needs pods that really run).
+	StepTraffic Step = "traffic"
 	// StepUpgrade upgrades to the working-tree chart and waits.
 	StepUpgrade Step = "upgrade"
 	// StepRollback rolls back to the installed revision and waits.
@@ -36,9 +39,15 @@ const (
 	StepUninstall Step = "uninstall"
 )
 
-// AllSteps is the full flow, in order.
+// AllSteps is the full flow on any cluster, in order. StepTraffic joins it, after
+// StepAssert, when Options.Traffic is set.
 func AllSteps() []Step {
 	return []Step{StepDryRun, StepInstall, StepAssert, StepUpgrade, StepRollback, StepUninstall}
+}
+
+// stepOrder is every step in the order they run.
+func stepOrder() []Step {
+	return []Step{StepDryRun, StepInstall, StepAssert, StepTraffic, StepUpgrade, StepRollback, StepUninstall}
 }
 
 // Row is the outcome of one step for one Kubernetes version × cloud.

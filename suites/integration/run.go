@@ -97,7 +97,7 @@ func runVersion(ctx context.Context, o Options, from, version string, add func(R
 // sortRows orders rows by version, cloud, then step order.
 func sortRows(rows []Row) {
 	order := map[Step]int{StepCluster: -1}
-	for i, s := range AllSteps() {
+	for i, s := range stepOrder() {
 		order[s] = i
 	}
 	slices.SortStableFunc(rows, func(a, b Row) int {

@@ -185,14 +185,34 @@ persistentVolumeClaimRetentionPolicy:
 {{- end -}}
 {{- end -}}
 
-{{/* Pod security context for datastores running as uid. */}}
+{{/* Pod security context for datastores running as uid, and gid (default: uid). */}}
 {{- define "rs.podSecurityContext" -}}
+{{- $gid := .gid | default .uid -}}
 runAsNonRoot: true
 runAsUser: {{ .uid }}
-runAsGroup: {{ .uid }}
-fsGroup: {{ .uid }}
+runAsGroup: {{ $gid }}
+fsGroup: {{ $gid }}
 seccompProfile:
   type: RuntimeDefault
+{{- end -}}
+
+{{/*
+uid and gid a datastore runs as, as "uid gid": its runAsUser/runAsGroup when set,
+else those of its flavor's image. The official images' users are fixed (ClickHouse
+101, PostgreSQL 999); in shakedown's Debian images (shakedown images build) the
+packages' system users are clickhouse 100:101 and postgres 100:102.
+Pass (dict "v" .Values.clickhouse "official" (list 101 101) "debian" (list 100 101)).
+*/}}
+{{- define "rs.datastoreIDs" -}}
+{{- $ids := ternary .debian .official (eq (.v.flavor | default "official") "debian") -}}
+{{- printf "%v %v" (.v.runAsUser | default (index $ids 0)) (.v.runAsGroup | default (index $ids 1)) -}}
+{{- end -}}
+
+{{/* Fails unless kafka.implementation=reference runs exactly one broker. */}}
+{{- define "rs.kafka.validate" -}}
+{{- if and (eq .Values.kafka.implementation "reference") (ne (int .Values.kafka.replicaCount) 1) -}}
+{{- fail (printf "kafka.implementation=reference is one broker without replication (serve kafka, franz-go's kfake): set kafka.replicaCount to 1 (it is %v), or use kafka.implementation=apache for a replicated cluster" .Values.kafka.replicaCount) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Fails early on impossible combinations; included by every workload. */}}
@@ -203,6 +223,7 @@ seccompProfile:
 {{- $_ := include "rs.kafkaBrokers" . -}}
 {{- $_ := include "rs.clickhouseAddr" . -}}
 {{- $_ := include "rs.postgresDSNRef" . -}}
+{{- if .Values.kafka.enabled }}{{ include "rs.kafka.validate" . }}{{ end -}}
 {{- end -}}
 
 {{/* NetworkPolicy peer selecting one component of this release. */}}

@@ -45,9 +45,15 @@ func (c *Cache) kubePaths(v string) Binaries {
 	}
 }
 
-// buildKube writes a throwaway module requiring k8s.io/kubernetes with one replace per
-// staging module and builds the three commands into out.
+// buildKube builds the control plane's three commands of v from source into out.
 func (c *Cache) buildKube(ctx context.Context, v, out string, log io.Writer) error {
+	return c.buildKubeCommands(ctx, v, out, log, kubeCommands(), "8-14 min")
+}
+
+// buildKubeCommands writes a throwaway module requiring k8s.io/kubernetes with one
+// replace per staging module and builds the named commands (k8s.io/kubernetes/cmd/NAME)
+// into out. cold says how long a cold build takes, for the progress line.
+func (c *Cache) buildKubeCommands(ctx context.Context, v, out string, log io.Writer, commands []string, cold string) error {
 	mod, err := os.MkdirTemp("", "shakedown-kubebuild-"+v+"-")
 	if err != nil {
 		return fmt.Errorf("create build module directory: %w", err)
@@ -76,9 +82,9 @@ func (c *Cache) buildKube(ctx context.Context, v, out string, log io.Writer) err
 	}
 	c.done()
 
-	c.step(fmt.Sprintf("building kube-apiserver, kube-controller-manager, kube-scheduler %s (cold: 8-14 min on 2 cores; log in %s)", v, filepath.Join(c.opts.Dir, "logs")))
+	c.step(fmt.Sprintf("building %s %s (cold: %s on 2 cores; log in %s)", strings.Join(commands, ", "), v, cold, filepath.Join(c.opts.Dir, "logs")))
 	args := []string{"build", "-p", strconv.Itoa(c.opts.Parallel), "-ldflags", kubeLdflags(v), "-o", out + string(os.PathSeparator)}
-	for _, name := range kubeCommands() {
+	for _, name := range commands {
 		args = append(args, "k8s.io/kubernetes/cmd/"+name)
 	}
 	// -mod=mod lets go fill go.sum and the indirect requirements of the throwaway module.

@@ -36,8 +36,15 @@ type Options struct {
 	Binaries *kubebin.Cache
 	// Dir is where the cluster's temporary directory is made (default os.TempDir()).
 	Dir string
-	// Nodes is the number of fake nodes (default 3), spread over three zones.
+	// Nodes is the number of fake nodes (default 3), spread over three zones. With
+	// RealNode set there are none.
 	Nodes int
+	// RealNode, when set, runs one real node instead of kwok's fake ones: a kubelet with
+	// its own containerd, CNI bridge, kube-proxy and CoreDNS on this machine, so pods
+	// really run. It needs root, and one real node runs at a time on a machine. Its
+	// volumes are local-path hostPath directories in the cluster's directory, and the
+	// default StorageClass is local-path.
+	RealNode *RealNodeOptions
 	// NodeShape sizes each node (default DefaultNodeShape()).
 	NodeShape NodeShape
 	// DefaultStorageClass is the class marked default (default ClassAWS).
@@ -65,6 +72,9 @@ type Cluster struct {
 	procs      []*procs.Process // start order; stopped in reverse
 	stopCtrl   context.CancelFunc
 	keepDir    bool
+	// node is the real node, if any (stopped before the control plane).
+	node   *realNode
+	logger *slog.Logger
 
 	stopOnce sync.Once
 	stopErr  error
@@ -92,8 +102,12 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local cluster %s: create directory under %q: %w", v, opts.Dir, err)
 	}
-	c := &Cluster{version: v, dir: dir, keepDir: opts.KeepDir}
-	step(opts.Progress, fmt.Sprintf("starting Kubernetes %s control plane (logs in %s)", v, dir))
+	c := &Cluster{version: v, dir: dir, keepDir: opts.KeepDir, logger: opts.Logger}
+	what := "control plane"
+	if opts.RealNode != nil {
+		what = "control plane and a real node"
+	}
+	step(opts.Progress, fmt.Sprintf("starting Kubernetes %s %s (logs in %s)", v, what, dir))
 	sctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
 	if err := c.start(sctx, bins, opts); err != nil {
@@ -108,7 +122,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 }
 
 func withDefaults(o Options) Options {
-	if o.Nodes <= 0 {
+	if o.RealNode != nil {
+		o.Nodes = 0
+		o.DefaultStorageClass = ClassK3s
+	} else if o.Nodes <= 0 {
 		o.Nodes = 3
 	}
 	if o.NodeShape == (NodeShape{}) {
@@ -193,20 +210,33 @@ func (c *Cluster) start(ctx context.Context, bins kubebin.Binaries, opts Options
 		}
 		return err
 	})
-	g.Go(func() error {
-		p, err := startKwok(bins.Kwok, c.dir, c.kubeconfig, "10.244.0.1/16")
-		if err != nil {
-			return err
-		}
-		started(p)
-		return createNodes(gctx, cs, opts.Nodes, opts.NodeShape, c.gitVersion)
-	})
+	if opts.RealNode == nil {
+		g.Go(func() error {
+			p, err := startKwok(bins.Kwok, c.dir, c.kubeconfig, "10.244.0.1/16")
+			if err != nil {
+				return err
+			}
+			started(p)
+			return createNodes(gctx, cs, opts.Nodes, opts.NodeShape, c.gitVersion)
+		})
+	}
+	hostPathRoot := ""
+	if opts.RealNode != nil {
+		hostPathRoot = filepath.Join(c.dir, "node", "volumes")
+	}
 	g.Go(func() error { return createStorageClasses(gctx, cs, opts.DefaultStorageClass) })
-	g.Go(func() error { return runProvisioner(ctrlCtx, gctx, cs, opts.Logger) })
+	g.Go(func() error { return runProvisioner(ctrlCtx, gctx, cs, opts.Logger, hostPathRoot) })
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	return c.waitUsable(ctx, cs, opts.Nodes)
+	if opts.RealNode == nil {
+		return c.waitUsable(ctx, cs, opts.Nodes)
+	}
+	logf := func(format string, args ...any) { opts.Logger.Warn(fmt.Sprintf(format, args...)) }
+	if err := c.startRealNode(ctx, cs, pki, *opts.RealNode, opts.StartTimeout, logf); err != nil {
+		return err
+	}
+	return c.waitUsable(ctx, cs, 1)
 }
 
 // Stop tears the cluster down: the provisioner, then kwok, the scheduler, the
@@ -214,10 +244,15 @@ func (c *Cluster) start(ctx context.Context, bins kubebin.Binaries, opts Options
 // Options.KeepDir). The ports are free again when it returns. Safe to call twice.
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
+		var errs []error
+		if c.node != nil {
+			if err := c.node.stop(); err != nil {
+				errs = append(errs, fmt.Errorf("real node: %w", err))
+			}
+		}
 		if c.stopCtrl != nil {
 			c.stopCtrl()
 		}
-		var errs []error
 		for i := len(c.procs) - 1; i >= 0; i-- {
 			if err := c.procs[i].Stop(syscall.SIGTERM, 10*time.Second); err != nil {
 				errs = append(errs, err)

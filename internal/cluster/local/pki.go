@@ -28,8 +28,10 @@ type pki struct {
 	caCert  *x509.Certificate
 	caKey   *ecdsa.PrivateKey
 	serving keyPair
-	// admin, controllerManager and scheduler are client certificates.
-	admin, controllerManager, scheduler keyPair
+	// admin, controllerManager and scheduler are client certificates; kubeletClient is
+	// the API server's, for its calls to kubelets (system:masters, which kubelets'
+	// webhook authorization admits).
+	admin, controllerManager, scheduler, kubeletClient keyPair
 }
 
 // File paths the components are given.
@@ -90,6 +92,7 @@ func newPKI(dir string, serviceIP net.IP) (*pki, error) {
 		{&p.admin, "shakedown-admin", "system:masters"},
 		{&p.controllerManager, "system:kube-controller-manager", ""},
 		{&p.scheduler, "system:kube-scheduler", ""},
+		{&p.kubeletClient, "kube-apiserver-kubelet-client", "system:masters"},
 	} {
 		subj := pkix.Name{CommonName: c.cn}
 		if c.og != "" {
@@ -113,12 +116,14 @@ func newPKI(dir string, serviceIP net.IP) (*pki, error) {
 		return nil, fmt.Errorf("encode service-account public key: %w", err)
 	}
 	files := map[string][]byte{
-		p.caFile():          p.ca.Cert,
-		p.caKeyFile():       p.ca.Key,
-		p.servingCertFile(): p.serving.Cert,
-		p.servingKeyFile():  p.serving.Key,
-		p.saKeyFile():       saKeyPEM,
-		p.saPubFile():       pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPubDER}),
+		p.caFile():                p.ca.Cert,
+		p.caKeyFile():             p.ca.Key,
+		p.servingCertFile():       p.serving.Cert,
+		p.servingKeyFile():        p.serving.Key,
+		p.saKeyFile():             saKeyPEM,
+		p.saPubFile():             pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPubDER}),
+		p.kubeletClientCertFile(): p.kubeletClient.Cert,
+		p.kubeletClientKeyFile():  p.kubeletClient.Key,
 	}
 	for path, data := range files {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -161,4 +166,58 @@ func keyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
 func serial() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	return n
+}
+
+// nodeCerts are the certificates of a real node and of the API server's calls to it.
+type nodeCerts struct {
+	// kubelet is the kubelet's client certificate (system:node:<name>, for the Node
+	// authorizer); kubeletServing its serving certificate for the node's address.
+	kubelet, kubeletServing keyPair
+	// kubeProxy is kube-proxy's client (system:kube-proxy, bound to system:node-proxier
+	// by default); coreDNS reads Services, EndpointSlices, pods and namespaces (bound by
+	// the node's set-up).
+	kubeProxy, coreDNS keyPair
+}
+
+// CoreDNS's user, bound to a ClusterRole that lets it read what it serves.
+const coreDNSUser = "shakedown:coredns"
+
+// kubeletClientCertFile and kubeletClientKeyFile are the API server's client
+// certificate for kubelets, written by newPKI.
+func (p *pki) kubeletClientCertFile() string {
+	return filepath.Join(p.dir, "apiserver-kubelet-client.crt")
+}
+func (p *pki) kubeletClientKeyFile() string {
+	return filepath.Join(p.dir, "apiserver-kubelet-client.key")
+}
+
+// issueNodeCerts signs the real node's certificates for node name nodeIP.
+func (p *pki) issueNodeCerts(nodeIP string) (nodeCerts, error) {
+	var nc nodeCerts
+	var err error
+	ip := net.ParseIP(nodeIP)
+	if nc.kubeletServing, err = p.issue(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: "system:node:" + nodeIP, Organization: []string{"system:nodes"}},
+		IPAddresses: []net.IP{ip},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}); err != nil {
+		return nc, err
+	}
+	for _, c := range []struct {
+		dst    *keyPair
+		cn, og string
+	}{
+		{&nc.kubelet, "system:node:" + nodeIP, "system:nodes"},
+		{&nc.kubeProxy, "system:kube-proxy", ""},
+		{&nc.coreDNS, coreDNSUser, ""},
+	} {
+		subj := pkix.Name{CommonName: c.cn}
+		if c.og != "" {
+			subj.Organization = []string{c.og}
+		}
+		if *c.dst, err = p.issue(&x509.Certificate{Subject: subj, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+			return nc, err
+		}
+	}
+	return nc, nil
 }

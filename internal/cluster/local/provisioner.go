@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,17 +27,21 @@ const (
 // WaitForFirstConsumer classes) it creates a PV pre-bound to the claim, which the PV
 // controller then binds; released PVs with reclaim policy Delete are deleted.
 type provisioner struct {
-	cs      kubernetes.Interface
-	log     *slog.Logger
-	classes cache.Indexer
-	nodes   cache.Indexer
+	// hostPathRoot, when set, is where local-path volumes really are: the provisioner
+	// makes each directory (mode 0777, as local-path-provisioner does, so pods of any
+	// uid write to it) for a real node to mount.
+	hostPathRoot string
+	cs           kubernetes.Interface
+	log          *slog.Logger
+	classes      cache.Indexer
+	nodes        cache.Indexer
 }
 
 // runProvisioner starts the provisioner, which runs until ctx ends; it returns once
 // its caches are filled, or with an error when waitCtx ends first.
-func runProvisioner(ctx, waitCtx context.Context, cs kubernetes.Interface, log *slog.Logger) error {
+func runProvisioner(ctx, waitCtx context.Context, cs kubernetes.Interface, log *slog.Logger, hostPathRoot string) error {
 	f := informers.NewSharedInformerFactory(cs, 2*time.Second) // resync retries failed work
-	p := &provisioner{cs: cs, log: log}
+	p := &provisioner{cs: cs, log: log, hostPathRoot: hostPathRoot}
 	scInf := f.Storage().V1().StorageClasses().Informer()
 	nodeInf := f.Core().V1().Nodes().Informer()
 	p.classes, p.nodes = scInf.GetIndexer(), nodeInf.GetIndexer()
@@ -82,6 +88,16 @@ func (p *provisioner) syncClaim(ctx context.Context, obj any) {
 		return // the scheduler picks the node first
 	}
 	pv := p.volumeFor(pvc, sc, node)
+	if hp := pv.Spec.HostPath; hp != nil && p.hostPathRoot != "" {
+		if err := os.MkdirAll(hp.Path, 0o755); err != nil {
+			p.log.Warn("provision volume directory (retrying)", "claim", pvc.Namespace+"/"+pvc.Name, "err", err)
+			return
+		}
+		if err := os.Chmod(hp.Path, 0o777); err != nil { // not subject to the umask
+			p.log.Warn("provision volume directory (retrying)", "claim", pvc.Namespace+"/"+pvc.Name, "err", err)
+			return
+		}
+	}
 	if _, err := p.cs.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) && ctx.Err() == nil {
 		p.log.Warn("provision volume (retrying)", "claim", pvc.Namespace+"/"+pvc.Name, "err", err)
 	}
@@ -114,7 +130,7 @@ func (p *provisioner) volumeFor(pvc *corev1.PersistentVolumeClaim, sc *storagev1
 				Kind: "PersistentVolumeClaim", APIVersion: "v1",
 				Namespace: pvc.Namespace, Name: pvc.Name, UID: pvc.UID, ResourceVersion: pvc.ResourceVersion,
 			},
-			PersistentVolumeSource: volumeSource(sc.Provisioner, pvc, attrs),
+			PersistentVolumeSource: volumeSource(sc.Provisioner, pvc, attrs, p.hostPathRoot),
 		},
 	}
 	if node != "" {
@@ -126,11 +142,15 @@ func (p *provisioner) volumeFor(pvc *corev1.PersistentVolumeClaim, sc *storagev1
 // volumeSource is what the emulated provisioner would make: a hostPath directory for
 // k3s's local-path provisioner (not a CSI driver; its name is not even a valid CSI
 // driver name), a CSI volume carrying the class parameters for the cloud drivers.
-func volumeSource(provisioner string, pvc *corev1.PersistentVolumeClaim, attrs map[string]string) corev1.PersistentVolumeSource {
+func volumeSource(provisioner string, pvc *corev1.PersistentVolumeClaim, attrs map[string]string, hostPathRoot string) corev1.PersistentVolumeSource {
 	if provisioner == ProvisionerK3s {
 		dirOrCreate := corev1.HostPathDirectoryOrCreate
+		root := hostPathRoot
+		if root == "" {
+			root = "/var/lib/rancher/k3s/storage"
+		}
 		return corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{
-			Path: "/var/lib/rancher/k3s/storage/pvc-" + string(pvc.UID) + "_" + pvc.Namespace + "_" + pvc.Name,
+			Path: filepath.Join(root, "pvc-"+string(pvc.UID)+"_"+pvc.Namespace+"_"+pvc.Name),
 			Type: &dirOrCreate,
 		}}
 	}

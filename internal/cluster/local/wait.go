@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/shakedown-dev/shakedown/internal/procs"
 )
 
 // checkVersion records the server's reported version and fails when it is not the one
@@ -34,7 +36,11 @@ func (c *Cluster) waitUsable(ctx context.Context, cs kubernetes.Interface, n int
 		if last == nil {
 			return nil
 		}
-		for _, p := range c.procs {
+		ps := c.procs
+		if c.node != nil {
+			ps = append(append([]*procs.Process(nil), ps...), c.node.processes()...)
+		}
+		for _, p := range ps {
 			if err := p.ExitError(); err != nil {
 				return err
 			}

@@ -1,0 +1,258 @@
+package local
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// Host paths the kubelet and the CNI plugins write whatever the node's own directories:
+// the device-plugin socket, container log links, pod log directories, cached CNI results.
+var realNodeHostDirs = []string{"/var/lib/kubelet", "/var/log/containers", "/var/log/pods", "/var/lib/cni"}
+
+// hostState is what existed on the host before the node started, so teardown removes
+// only what the node added.
+type hostState struct {
+	// existed maps each of realNodeHostDirs to the names it held (nil: it did not exist).
+	existed map[string]map[string]bool
+	// cgroups are the cgroup directories named kubepods that did not exist.
+	cgroups []string
+	// bridge says the node made realBridge; serviceRoute, the unreachable route of
+	// the Service range.
+	bridge, serviceRoute bool
+	// chains are the KUBE-* and CNI-* iptables chains that existed.
+	chains map[string]bool
+}
+
+func snapshotHost() hostState {
+	h := hostState{existed: map[string]map[string]bool{}, chains: iptablesChains()}
+	for _, d := range realNodeHostDirs {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			h.existed[d] = nil
+			continue
+		}
+		names := map[string]bool{}
+		for _, e := range entries {
+			names[e.Name()] = true
+		}
+		h.existed[d] = names
+	}
+	for _, dir := range cgroupRoots() {
+		p := filepath.Join(dir, "kubepods")
+		if _, err := os.Stat(p); os.IsNotExist(err) {
+			h.cgroups = append(h.cgroups, p)
+		}
+	}
+	return h
+}
+
+// cgroupRoots are the mounted cgroup hierarchies (v1: one per controller; v2: one).
+func cgroupRoots() []string {
+	entries, err := os.ReadDir("/sys/fs/cgroup")
+	if err != nil {
+		return nil
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		return []string{"/sys/fs/cgroup"}
+	}
+	var roots []string
+	for _, e := range entries {
+		if e.IsDir() {
+			roots = append(roots, filepath.Join("/sys/fs/cgroup", e.Name()))
+		}
+	}
+	return roots
+}
+
+// restore undoes what the node did to the host: mounts under dir, the bridge, new
+// entries in the kubelet's host paths, and the kubepods cgroups it made.
+func (h hostState) restore(dir string) []error {
+	var errs []error
+	if err := unmountUnder(dir); err != nil {
+		errs = append(errs, err)
+	}
+	if h.bridge {
+		if err := run("ip", "link", "del", realBridge); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if h.serviceRoute {
+		if err := run("ip", "route", "del", "unreachable", serviceCIDR); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, d := range realNodeHostDirs {
+		before, ok := h.existed[d]
+		if !ok {
+			continue
+		}
+		if before == nil { // the node made it
+			if err := unmountUnder(d); err != nil {
+				errs = append(errs, err)
+			}
+			if err := os.RemoveAll(d); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			if before[e.Name()] {
+				continue
+			}
+			p := filepath.Join(d, e.Name())
+			if err := unmountUnder(p); err != nil {
+				errs = append(errs, err)
+			}
+			if err := os.RemoveAll(p); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if h.chains != nil {
+		if err := removeNewChains(h.chains); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, cg := range h.cgroups {
+		if err := removeCgroupTree(cg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// unmountUnder lazily unmounts every mount point at or below dir, deepest first
+// (secrets and emptyDirs on tmpfs, overlay roots, network namespaces).
+func unmountUnder(dir string) error {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return fmt.Errorf("read mounts: %w", err)
+	}
+	defer f.Close()
+	prefix := filepath.Clean(dir)
+	var points []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		p := unescapeMount(fields[4])
+		if p == prefix || strings.HasPrefix(p, prefix+"/") {
+			points = append(points, p)
+		}
+	}
+	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
+	var errs []error
+	for _, p := range points {
+		if err := syscall.Unmount(p, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unescapeMount decodes the octal escapes (\040 for a space) of /proc/self/mountinfo.
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// removeCgroupTree removes a cgroup directory and its children, deepest first (cgroup
+// directories are removed with rmdir once no process is in them).
+func removeCgroupTree(root string) error {
+	var dirs []string
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
+	var last error
+	for _, d := range dirs {
+		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, syscall.ENOENT) {
+			last = fmt.Errorf("remove cgroup %s: %w", d, err)
+		}
+	}
+	return last
+}
+
+// removeAllPods stops and removes every pod sandbox of the runtime at socket, as
+// `crictl rmp --all --force` does: stopping a sandbox runs CNI DEL and kills its
+// containers.
+func removeAllPods(ctx context.Context, socket string) error {
+	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("real node: connect to containerd %s: %w", socket, err)
+	}
+	defer conn.Close()
+	rs := runtimeapi.NewRuntimeServiceClient(conn)
+	list, err := rs.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+	if err != nil {
+		return fmt.Errorf("real node: list pod sandboxes: %w", err)
+	}
+	var errs []error
+	for _, sb := range list.GetItems() {
+		if _, err := rs.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: sb.Id}); err != nil {
+			errs = append(errs, fmt.Errorf("stop pod sandbox %s (%s/%s): %w", sb.Id, sb.GetMetadata().GetNamespace(), sb.GetMetadata().GetName(), err))
+			continue
+		}
+		if _, err := rs.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: sb.Id}); err != nil {
+			errs = append(errs, fmt.Errorf("remove pod sandbox %s: %w", sb.Id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// killShims kills containerd-shim processes of the node's containerd left running
+// (their command line names its socket's directory), with their containers.
+func killShims(socket string) {
+	stateDir := filepath.Dir(socket)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if len(args) == 0 || !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim") {
+			continue
+		}
+		if strings.Contains(string(cmdline), stateDir) {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
