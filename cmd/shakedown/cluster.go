@@ -22,7 +22,7 @@ import (
 func newClusterCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "Build and run local Kubernetes control planes (etcd, kube-apiserver, controllers, kwok nodes)",
+		Short: "Build and run local Kubernetes control planes (etcd, kube-apiserver, controllers; kwok nodes, or one real node)",
 	}
 	cmd.AddCommand(newClusterBuildCmd(), newClusterUpCmd())
 	return cmd

@@ -16,27 +16,8 @@ const pausePackage = "./internal/images/pause"
 // pauseRecipe builds the static pause binary (its hash is the key) and loads it as the
 // only file of an image, the sandbox image of a real node's containerd.
 func pauseRecipe(ctx context.Context, opts Options) (recipe, error) {
-	src := opts.SourceDir
-	if src == "" {
-		var err error
-		if src, err = FindSourceDir("."); err != nil {
-			return recipe{}, err
-		}
-	}
-	tmp, err := os.MkdirTemp(opts.WorkDir, "shakedown-image-pause-")
+	tmp, bin, binHash, cleanup, err := buildStatic(ctx, opts, "pause", pausePackage, "pause")
 	if err != nil {
-		return recipe{}, fmt.Errorf("pause image: %w", err)
-	}
-	cleanup := func() { os.RemoveAll(tmp) }
-	bin := filepath.Join(tmp, "pause")
-	if err := run(ctx, opts.Log, src, []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + opts.Arch},
-		opts.Go, "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, pausePackage); err != nil {
-		cleanup()
-		return recipe{}, fmt.Errorf("pause image: %w", err)
-	}
-	binHash, err := fileHash(bin)
-	if err != nil {
-		cleanup()
 		return recipe{}, err
 	}
 	key := keyOf(recipeVersion, "pause", opts.Arch, binHash)

@@ -26,28 +26,9 @@ const caBundle = "/etc/ssl/certs/ca-certificates.crt"
 // referenceRecipe builds the static shakedown binary now (its hash is the key) and
 // imports it on an otherwise empty root.
 func referenceRecipe(ctx context.Context, opts Options) (recipe, error) {
-	src := opts.SourceDir
-	if src == "" {
-		var err error
-		if src, err = FindSourceDir("."); err != nil {
-			return recipe{}, err
-		}
-	}
-	tmp, err := os.MkdirTemp(opts.WorkDir, "shakedown-image-reference-")
-	if err != nil {
-		return recipe{}, fmt.Errorf("reference image: %w", err)
-	}
-	cleanup := func() { os.RemoveAll(tmp) }
-	bin := filepath.Join(tmp, "shakedown")
 	opts.Step(fmt.Sprintf("building the static shakedown binary for linux/%s", opts.Arch))
-	if err := run(ctx, opts.Log, src, []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + opts.Arch},
-		opts.Go, "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/shakedown"); err != nil {
-		cleanup()
-		return recipe{}, fmt.Errorf("reference image: %w", err)
-	}
-	binHash, err := fileHash(bin)
+	tmp, bin, binHash, cleanup, err := buildStatic(ctx, opts, "reference", "./cmd/shakedown", "shakedown")
 	if err != nil {
-		cleanup()
 		return recipe{}, err
 	}
 	ca, _ := os.ReadFile(caBundle) // absent: no bundle in the image
@@ -134,6 +115,35 @@ func writeReferenceRoot(w io.Writer, bin string, ca []byte) error {
 		return err
 	}
 	return tw.Close()
+}
+
+// buildStatic builds the main package pkg of the shakedown module (Options.SourceDir,
+// else found from the working directory) as a static linux/opts.Arch binary named name,
+// in a fresh directory. It returns the directory, the binary, its hash and a cleanup
+// that removes the directory.
+func buildStatic(ctx context.Context, opts Options, image, pkg, name string) (dir, bin, hash string, cleanup func(), err error) {
+	src := opts.SourceDir
+	if src == "" {
+		if src, err = FindSourceDir("."); err != nil {
+			return "", "", "", nil, err
+		}
+	}
+	dir, err = os.MkdirTemp(opts.WorkDir, "shakedown-image-"+image+"-")
+	if err != nil {
+		return "", "", "", nil, fmt.Errorf("%s image: %w", image, err)
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	bin = filepath.Join(dir, name)
+	if err := run(ctx, opts.Log, src, []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + opts.Arch},
+		opts.Go, "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, pkg); err != nil {
+		cleanup()
+		return "", "", "", nil, fmt.Errorf("%s image: %w", image, err)
+	}
+	if hash, err = fileHash(bin); err != nil {
+		cleanup()
+		return "", "", "", nil, err
+	}
+	return dir, bin, hash, cleanup, nil
 }
 
 func fileHash(path string) (string, error) {

@@ -297,12 +297,9 @@ func runDecide(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheu
 }
 
 func runWorker(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry, pool *pgxpool.Pool) error {
-	ch, err := clickhouse.Open(&clickhouse.Options{
-		Addr: []string{cfg.ClickHouseAddr},
-		Auth: clickhouse.Auth{Username: cfg.ClickHouseUser, Password: cfg.ClickHousePassword},
-	})
+	ch, err := openClickHouse(cfg)
 	if err != nil {
-		return fmt.Errorf("clickhouse %s: %w (check CLICKHOUSE_ADDR)", cfg.ClickHouseAddr, err)
+		return err
 	}
 	defer ch.Close()
 	if cfg.Migrate {
@@ -420,12 +417,9 @@ func prepare(ctx context.Context, cfg Config, pool *pgxpool.Pool) error {
 		}
 	}
 	if cfg.Component == Worker {
-		ch, err := clickhouse.Open(&clickhouse.Options{
-			Addr: []string{cfg.ClickHouseAddr},
-			Auth: clickhouse.Auth{Username: cfg.ClickHouseUser, Password: cfg.ClickHousePassword},
-		})
+		ch, err := openClickHouse(cfg)
 		if err != nil {
-			return fmt.Errorf("clickhouse %s: %w (check CLICKHOUSE_ADDR)", cfg.ClickHouseAddr, err)
+			return err
 		}
 		defer ch.Close()
 		if err := pingClickHouse(ctx, ch); err != nil {
@@ -433,6 +427,18 @@ func prepare(ctx context.Context, cfg Config, pool *pgxpool.Pool) error {
 		}
 	}
 	return nil
+}
+
+// openClickHouse opens the worker's ClickHouse connection (it connects lazily).
+func openClickHouse(cfg Config) (driver.Conn, error) {
+	ch, err := clickhouse.Open(&clickhouse.Options{
+		Addr: []string{cfg.ClickHouseAddr},
+		Auth: clickhouse.Auth{Username: cfg.ClickHouseUser, Password: cfg.ClickHousePassword},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse %s: %w (check CLICKHOUSE_ADDR)", cfg.ClickHouseAddr, err)
+	}
+	return ch, nil
 }
 
 // awaitDependencies runs try until it succeeds, retrying for cfg.StartupWait with a

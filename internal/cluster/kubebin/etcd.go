@@ -53,18 +53,9 @@ func (c *Cache) buildEtcd(ctx context.Context, v, out string, log io.Writer) err
 		c.fail()
 		return fmt.Errorf("read go.mod of etcd server v%s: %w", v, err)
 	}
-	goVersion := goDirective(data)
-	if goVersion == "" {
-		goVersion = "1.22"
-	}
-	gomod := fmt.Sprintf("module shakedown.local/etcdbuild\n\ngo %s\n\nrequire go.etcd.io/etcd/server/v3 v%s\n", goVersion, v)
-	if err := os.WriteFile(filepath.Join(mod, "go.mod"), []byte(gomod), 0o644); err != nil {
+	if err := writeMainModule(mod, "etcdbuild", goDirective(data), "go.etcd.io/etcd/server/v3", "v"+v, etcdMain); err != nil {
 		c.fail()
-		return fmt.Errorf("write build go.mod: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(mod, "main.go"), []byte(etcdMain), 0o644); err != nil {
-		c.fail()
-		return fmt.Errorf("write build main.go: %w", err)
+		return err
 	}
 	err = c.goCmd(ctx, mod, "-mod=mod -trimpath -buildvcs=false", nil, log,
 		"build", "-p", strconv.Itoa(c.opts.Parallel), "-ldflags", "-s -w", "-o", filepath.Join(out, "etcd"), ".")
@@ -73,5 +64,21 @@ func (c *Cache) buildEtcd(ctx context.Context, v, out string, log io.Writer) err
 		return err
 	}
 	c.done()
+	return nil
+}
+
+// writeMainModule writes a throwaway module in dir (shakedown.local/NAME, go directive
+// goVersion, default 1.22) requiring module@version, with main.go holding main.
+func writeMainModule(dir, name, goVersion, module, version, main string) error {
+	if goVersion == "" {
+		goVersion = "1.22"
+	}
+	gomod := fmt.Sprintf("module shakedown.local/%s\n\ngo %s\n\nrequire %s %s\n", name, goVersion, module, version)
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
+		return fmt.Errorf("write build go.mod: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(main), 0o644); err != nil {
+		return fmt.Errorf("write build main.go: %w", err)
+	}
 	return nil
 }

@@ -167,3 +167,34 @@ func TestStaleBuildDirectoriesAreRemoved(t *testing.T) {
 		t.Fatalf("stale directory of a killed build survived: %v", err)
 	}
 }
+
+// TestNodeUsesTheReleaseBinariesWhenTheControlPlaneCameFromTheTarball: the official
+// server tarball brings kubelet and kube-proxy, so a real node needs no source build.
+func TestNodeUsesTheReleaseBinariesWhenTheControlPlaneCameFromTheTarball(t *testing.T) {
+	dir := t.TempDir()
+	c, err := New(Options{Dir: dir, Go: filepath.Join(dir, "no-go-here"), ReleaseURL: ReleaseOff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"kube/1.34.4/kubelet", "kube/1.34.4/kube-proxy", "coredns/" + DefaultCoreDNSVersion + "/coredns"} {
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nb, err := c.Node(context.Background(), "v1.34.4")
+	if err != nil {
+		t.Fatalf("Node built something (there is no go command here): %v", err)
+	}
+	if nb.Kubelet != filepath.Join(dir, "kube/1.34.4/kubelet") || nb.KubeProxy != filepath.Join(dir, "kube/1.34.4/kube-proxy") ||
+		nb.CoreDNS != filepath.Join(dir, "coredns", DefaultCoreDNSVersion, "coredns") || nb.Version != "1.34.4" {
+		t.Errorf("Node = %+v", nb)
+	}
+	// Without them it builds (and here says how to retry when it cannot).
+	if _, err := c.Node(context.Background(), "1.28.15"); err == nil || !strings.Contains(err.Error(), "--nodes real") {
+		t.Errorf("Node 1.28.15 with no go command: %v, want a build error naming `cluster build --nodes real`", err)
+	}
+}

@@ -91,16 +91,8 @@ func (c *Cache) CoreDNS(ctx context.Context) (string, error) {
 		if err != nil {
 			return fmt.Errorf("read go.mod of coredns v%s: %w", v, err)
 		}
-		goVersion := goDirective(data)
-		if goVersion == "" {
-			goVersion = "1.24"
-		}
-		gomod := fmt.Sprintf("module shakedown.local/corednsbuild\n\ngo %s\n\nrequire github.com/coredns/coredns v%s\n", goVersion, v)
-		if err := os.WriteFile(filepath.Join(work, "go.mod"), []byte(gomod), 0o644); err != nil {
-			return fmt.Errorf("write build go.mod: %w", err)
-		}
-		if err := os.WriteFile(filepath.Join(work, "main.go"), []byte(coreDNSMain), 0o644); err != nil {
-			return fmt.Errorf("write build main.go: %w", err)
+		if err := writeMainModule(work, "corednsbuild", goDirective(data), "github.com/coredns/coredns", "v"+v, coreDNSMain); err != nil {
+			return err
 		}
 		return c.goCmd(ctx, work, "-mod=mod -trimpath -buildvcs=false", []string{"CGO_ENABLED=0"}, log,
 			"build", "-p", strconv.Itoa(c.opts.Parallel), "-ldflags", "-s -w", "-o", filepath.Join(out, "coredns"), ".")
