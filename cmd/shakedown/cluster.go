@@ -84,7 +84,7 @@ func runClusterBuild(ctx context.Context, stdout, stderr io.Writer, cacheDir, re
 type clusterUpFlags struct {
 	version, kubeconfigOut, defaultClass, cacheDir, releaseURL string
 	nodes                                                      string
-	keep                                                       bool
+	keep, defaultClassSet                                      bool
 }
 
 func newClusterUpCmd() *cobra.Command {
@@ -94,6 +94,7 @@ func newClusterUpCmd() *cobra.Command {
 		Short: "Start a local control plane of one Kubernetes version until interrupted",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.defaultClassSet = cmd.Flags().Changed("default-storage-class")
 			return runClusterUp(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
 		},
 	}
@@ -128,8 +129,11 @@ func runClusterUp(ctx context.Context, stdout, stderr io.Writer, f clusterUpFlag
 		Progress:            p,
 		KeepDir:             f.keep,
 	}
+	if mode.real && f.defaultClassSet {
+		return &exitError{code: exitUsage, msg: "--default-storage-class: a real node's volumes are local-path directories on this machine, its only class that mounts; drop the flag"}
+	}
 	if mode.real {
-		rn, release, err := realnode.Prepare(ctx, f.version, realnode.Options{Binaries: cache, Log: stderr})
+		rn, release, err := realnode.Prepare(ctx, f.version, realnode.Options{Binaries: cache, Log: stderr, Step: p.Step})
 		if err != nil {
 			return err
 		}

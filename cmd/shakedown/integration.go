@@ -39,7 +39,7 @@ type integrationFlags struct {
 
 // localImagesCloud is the chart's overlay for machines without a registry: the images
 // `shakedown images build` makes, never pulled. Real nodes run it by default.
-const localImagesCloud = "local-images"
+const localImagesCloud = integration.LocalImages
 
 // newIntegrationCmd builds `shakedown integration`: install, upgrade, roll back
 // and uninstall a chart on real Kubernetes control planes (or an existing
@@ -50,7 +50,7 @@ func newIntegrationCmd() *cobra.Command {
 		Use:   "integration [CHART]",
 		Short: "Install, upgrade, roll back and uninstall a chart on real Kubernetes control planes of several versions",
 		Long: `Integration runs CHART (default ` + defaultChartDir + `) through, for every Kubernetes version ×
-cloud overlay (CHART/values/<cloud>.yaml), in a namespace of its own:
+cloud overlay (CHART/values/<cloud>.yaml but local-images), in a namespace of its own:
 
   dry-run    render against the server and server-side dry-run every object
   install    install --from (or CHART) and wait; every workload Ready, no container
@@ -122,6 +122,9 @@ func runIntegration(cmd *cobra.Command, chart string, f integrationFlags) error 
 	}
 	if f.events < 1 {
 		return &exitError{code: exitUsage, msg: "--events must be at least 1"}
+	}
+	if cmd.Flags().Changed("events") && !mode.real {
+		return &exitError{code: exitUsage, msg: "--events sizes the traffic step, which needs pods that run: add --nodes real"}
 	}
 	opts := integration.Options{
 		ChartDir:    chart,
@@ -197,7 +200,7 @@ func realNodeIntegration(opts *integration.Options, f integrationFlags, chart st
 		return err
 	}
 	opts.Start = func(ctx context.Context, version string) (integration.Cluster, error) {
-		rn, release, err := realnode.Prepare(ctx, version, realnode.Options{Binaries: cache, Log: stderr})
+		rn, release, err := realnode.Prepare(ctx, version, realnode.Options{Binaries: cache, Log: stderr, Step: reporter.Step})
 		if err != nil {
 			return nil, err
 		}

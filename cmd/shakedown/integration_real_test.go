@@ -58,7 +58,7 @@ func TestIntegrationRealNodeRunsTheChart(t *testing.T) {
 // hostState is what a real node may leave behind on this machine.
 type hostState struct {
 	Bridge, ServiceRoute, KubeletDir, PodLogs, CNIDir bool
-	Chains                                            string
+	Chains, Sysctls                                   string
 	Shims                                             int
 }
 
@@ -81,6 +81,10 @@ func hostFacts(t *testing.T) hostState {
 			}
 		}
 		h.Chains = strings.Join(chains, " ")
+	}
+	for _, name := range []string{"kernel/panic", "kernel/panic_on_oops", "vm/overcommit_memory", "net/ipv4/conf/all/route_localnet"} {
+		v, _ := os.ReadFile("/proc/sys/" + name)
+		h.Sysctls += name + "=" + strings.TrimSpace(string(v)) + " "
 	}
 	// pgrep exits 1 when nothing matches, still printing 0.
 	out, _ := exec.Command("pgrep", "-c", "-f", "containerd-shim.*shakedown-kube-").Output()

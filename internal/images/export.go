@@ -4,30 +4,23 @@ import (
 	"context"
 	"fmt"
 	"io"
+
+	"github.com/moby/moby/client"
 )
 
-// Export ensures each named image (see Ensure) and hands its `docker save` archive to
-// load, e.g. to import it into a Kubernetes node's containerd. It returns the images.
-func Export(ctx context.Context, names []string, opts Options, load func(ctx context.Context, archive io.Reader) error) ([]Image, error) {
-	var out []Image
-	for _, name := range names {
-		img, err := Ensure(ctx, name, opts)
+// Export hands the `docker save` archive of each image (see Ensure) to load, e.g. to
+// import it into a Kubernetes node's containerd.
+func Export(ctx context.Context, docker *client.Client, imgs []Image, load func(ctx context.Context, archive io.Reader) error) error {
+	for _, img := range imgs {
+		saved, err := docker.ImageSave(ctx, []string{img.Ref})
 		if err != nil {
-			return out, err
-		}
-		if opts.Step != nil {
-			opts.Step(fmt.Sprintf("exporting %s", img.Ref))
-		}
-		saved, err := opts.Docker.ImageSave(ctx, []string{img.Ref})
-		if err != nil {
-			return out, fmt.Errorf("save image %s from the engine: %w", img.Ref, err)
+			return fmt.Errorf("save image %s from the engine: %w", img.Ref, err)
 		}
 		err = load(ctx, saved)
 		saved.Close()
 		if err != nil {
-			return out, fmt.Errorf("load image %s: %w", img.Ref, err)
+			return fmt.Errorf("load image %s: %w", img.Ref, err)
 		}
-		out = append(out, img)
 	}
-	return out, nil
+	return nil
 }

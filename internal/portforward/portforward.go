@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,16 +34,15 @@ type Forward struct {
 	PodPort int
 	stop    chan struct{}
 	done    chan error
+	once    sync.Once
 }
 
-// Close stops forwarding and waits for the forwarder to end.
+// Close stops forwarding and waits for the forwarder to end. Safe to call more than once.
 func (f *Forward) Close() {
-	select {
-	case <-f.stop:
-	default:
+	f.once.Do(func() {
 		close(f.stop)
-	}
-	<-f.done
+		<-f.done
+	})
 }
 
 // ToPod forwards a free port of 127.0.0.1 to port of pod in namespace.
@@ -67,7 +67,7 @@ func ToPod(ctx context.Context, cfg *rest.Config, namespace, pod string, port in
 	select {
 	case <-ready:
 	case err := <-f.done:
-		f.done <- err
+		f.once.Do(func() {}) // the forwarder has ended: nothing for Close to do
 		if err == nil {
 			err = errors.New("ended before it was ready")
 		}

@@ -453,8 +453,6 @@ func awaitDependencies(ctx context.Context, cfg Config, log *slog.Logger, try fu
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set LISTEN_ADDR to a free address)", cfg.Listen, err)
 	}
-	var last atomic.Value
-	last.Store("checking PostgreSQL, Kafka and ClickHouse")
 	mux := http.NewServeMux()
 	mux.HandleFunc("/_liveness", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -464,7 +462,8 @@ func awaitDependencies(ctx context.Context, cfg Config, log *slog.Logger, try fu
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Retry-After", "5")
 		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, `{"status":"starting","detail":%q}`, last.Load().(string))
+		// What is awaited goes to the log: capture is public, the error names hosts and users.
+		fmt.Fprint(w, `{"status":"starting","detail":"waiting for dependencies (see the component's log)"}`)
 	})
 	srv := edge.NewServer(mux, cfg.HTTP)
 	go func() { _ = srv.Serve(l) }()
@@ -474,11 +473,16 @@ func awaitDependencies(ctx context.Context, cfg Config, log *slog.Logger, try fu
 		_ = srv.Shutdown(sctx)
 	}()
 	deadline := time.Now().Add(cfg.StartupWait)
+	// Each try is bounded, so a dependency that hangs cannot outlast StartupWait.
+	bounded := func() error {
+		tctx, cancel := context.WithTimeout(ctx, max(min(30*time.Second, time.Until(deadline)), time.Second))
+		defer cancel()
+		return try(tctx)
+	}
 	pause := 500 * time.Millisecond
-	if err = try(ctx); err == nil {
+	if err = bounded(); err == nil {
 		return nil
 	}
-	last.Store(err.Error())
 	for {
 		if permanent(err) {
 			return err
@@ -489,11 +493,10 @@ func awaitDependencies(ctx context.Context, cfg Config, log *slog.Logger, try fu
 			return fmt.Errorf("stopped while waiting for dependencies (last error: %v): %w", err, ctx.Err())
 		case <-time.After(pause):
 		}
-		if err = try(ctx); err == nil {
+		if err = bounded(); err == nil {
 			log.Info("dependencies answer")
 			return nil
 		}
-		last.Store(err.Error())
 		if time.Now().After(deadline) {
 			return fmt.Errorf("dependencies still failing after STARTUP_WAIT=%s: %w", cfg.StartupWait, err)
 		}

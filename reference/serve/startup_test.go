@@ -55,8 +55,11 @@ func TestStartupAnswersLivenessWhileDependenciesStart(t *testing.T) {
 		t.Errorf("/_liveness answered %d while starting, want 200 (a 5xx gets the pod restarted)", code)
 	}
 	code, body := get("/_readiness")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "connection refused") {
-		t.Errorf("/_readiness answered %d %q while starting, want 503 naming what is awaited", code, body)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "waiting for dependencies") {
+		t.Errorf("/_readiness answered %d %q while starting, want 503 saying it waits", code, body)
+	}
+	if strings.Contains(body, "connection refused") {
+		t.Errorf("/_readiness tells any client the dependency's error %q: it names hosts and users; it belongs in the log", body)
 	}
 	if code, _ := get("/e/"); code != http.StatusServiceUnavailable {
 		t.Errorf("/e/ answered %d while starting, want 503", code)

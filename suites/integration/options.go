@@ -21,7 +21,7 @@ type Options struct {
 	// KubeVersions to run on, one cluster each (required).
 	KubeVersions []string
 	// Clouds are the overlays (CHART/values/<cloud>.yaml); empty means every
-	// overlay of ChartDir; "none" means the chart's defaults only.
+	// overlay of ChartDir but LocalImages; "none" means the chart's defaults only.
 	Clouds []string
 	// ValuesFiles are applied after the overlay, later files win.
 	ValuesFiles []string
@@ -47,6 +47,11 @@ type Options struct {
 
 // NoCloud runs the chart with its default values only.
 const NoCloud = "none"
+
+// LocalImages is the overlay (values/local-images.yaml) for a node whose runtime holds
+// images built on this machine, never pulled. It is not one of the default clouds:
+// anywhere else its pods could not start.
+const LocalImages = "local-images"
 
 // withDefaults validates o and fills defaults.
 func (o Options) withDefaults() (Options, error) {
@@ -104,7 +109,14 @@ func overlays(chartDir string) ([]string, error) {
 	}
 	var clouds []string
 	for _, f := range files {
-		clouds = append(clouds, strings.TrimSuffix(filepath.Base(f), ".yaml"))
+		cloud := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		if cloud == LocalImages {
+			continue // only where the images were built: asked for by name (--cloud) or by real nodes
+		}
+		clouds = append(clouds, cloud)
+	}
+	if len(clouds) == 0 {
+		return []string{NoCloud}, nil
 	}
 	return clouds, nil
 }

@@ -23,6 +23,9 @@ const serviceCIDR = "10.96.0.0/16"
 const advertiseAddress = "10.1.0.1"
 
 type apiServerConfig struct {
+	// advertise is the address in the kubernetes Service's endpoints (default
+	// advertiseAddress).
+	advertise  string
 	bin, dir   string
 	etcdURL    string
 	etcdPrefix string
@@ -33,6 +36,9 @@ type apiServerConfig struct {
 // startAPIServer runs kube-apiserver on a free loopback port and waits for /readyz.
 // It returns the server URL.
 func startAPIServer(ctx context.Context, c apiServerConfig) (*procs.Process, string, error) {
+	if c.advertise == "" {
+		c.advertise = advertiseAddress
+	}
 	client, err := adminHTTPClient(c.pki)
 	if err != nil {
 		return nil, "", err
@@ -46,7 +52,7 @@ func startAPIServer(ctx context.Context, c apiServerConfig) (*procs.Process, str
 				"--etcd-servers="+c.etcdURL,
 				"--etcd-prefix="+c.etcdPrefix,
 				"--bind-address=127.0.0.1",
-				"--advertise-address="+advertiseAddress,
+				"--advertise-address="+c.advertise,
 				"--secure-port="+strconv.Itoa(ports[0]),
 				"--cert-dir="+filepath.Join(c.dir, "apiserver-certs"),
 				"--tls-cert-file="+c.pki.servingCertFile(),
@@ -60,6 +66,7 @@ func startAPIServer(ctx context.Context, c apiServerConfig) (*procs.Process, str
 				"--service-account-signing-key-file="+c.pki.saKeyFile(),
 				"--service-cluster-ip-range="+serviceCIDR,
 				"--authorization-mode=Node,RBAC",
+				"--enable-admission-plugins=NodeRestriction",
 				"--allow-privileged=true",
 				"--profiling=false",
 				"--v=0",

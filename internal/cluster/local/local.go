@@ -102,6 +102,12 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local cluster %s: create directory under %q: %w", v, opts.Dir, err)
 	}
+	// Absolute and without symlinks: mount points under it are found by their paths.
+	if abs, err := filepath.Abs(dir); err == nil {
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			dir = real
+		}
+	}
 	c := &Cluster{version: v, dir: dir, keepDir: opts.KeepDir, logger: opts.Logger}
 	what := "control plane"
 	if opts.RealNode != nil {
@@ -159,8 +165,14 @@ func (c *Cluster) start(ctx context.Context, bins kubebin.Binaries, opts Options
 		return err
 	}
 	c.procs = append(c.procs, etcd)
+	advertise := ""
+	if opts.RealNode != nil {
+		// Pods do reach this address (the kubernetes Service): on the bridge it stays on
+		// this machine, where nothing answers on it (the API server listens on loopback).
+		advertise = realGatewayIP
+	}
 	api, server, err := startAPIServer(ctx, apiServerConfig{
-		bin: bins.APIServer, dir: c.dir, etcdURL: etcdURL, etcdPrefix: opts.EtcdPrefix, pki: pki, timeout: opts.StartTimeout,
+		advertise: advertise, bin: bins.APIServer, dir: c.dir, etcdURL: etcdURL, etcdPrefix: opts.EtcdPrefix, pki: pki, timeout: opts.StartTimeout,
 	})
 	if err != nil {
 		return err
@@ -242,6 +254,8 @@ func (c *Cluster) start(ctx context.Context, bins kubebin.Binaries, opts Options
 // Stop tears the cluster down: the provisioner, then kwok, the scheduler, the
 // controller manager, the API server and etcd; then it removes the directory (unless
 // Options.KeepDir). The ports are free again when it returns. Safe to call twice.
+//
+// A real node is stopped first, and what it added to the host removed.
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
 		var errs []error

@@ -3,6 +3,7 @@ package local
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -46,11 +47,15 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
   sandbox_image = ` + q(sandboxImage) + `
   restrict_oom_score_adj = true
   enable_selinux = false
+  # Pods' network namespaces under state, not /run/netns.
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = ` + q(filepath.Join(state, "runc")) + `
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = ` + q(cniBin) + `
     conf_dir = ` + q(cniConf) + `
@@ -131,8 +136,9 @@ serverTLSBootstrap: false
 }
 
 // kubeProxyConfig runs kube-proxy in iptables mode for the node, masquerading traffic to
-// Services from outside realPodCIDR, with NodePorts on the node's loopback address only
-// (never on this machine's other interfaces), and leaves the host's conntrack settings alone
+// Services from outside realPodCIDR, with NodePorts on the bridge's address only (never
+// on this machine's other interfaces, and not on loopback, which would need
+// route_localnet), and leaves the host's conntrack settings alone
 // (zero values): a VM may not let it change them.
 func kubeProxyConfig(kubeconfig string, healthzPort, metricsPort int) string {
 	return fmt.Sprintf(`apiVersion: kubeproxy.config.k8s.io/v1alpha1
@@ -146,12 +152,14 @@ metricsBindAddress: %s:%d
 mode: iptables
 clusterCIDR: %s
 nodePortAddresses: [%s/32]
+iptables:
+  localhostNodePorts: false
 conntrack:
   maxPerCore: 0
   min: 0
   tcpEstablishedTimeout: 0s
   tcpCloseWaitTimeout: 0s
-`, quoteYAML(kubeconfig), realNodeName, realNodeName, realNodeName, healthzPort, realNodeName, metricsPort, realPodCIDR, realNodeName)
+`, quoteYAML(kubeconfig), realNodeName, realNodeName, realNodeName, healthzPort, realNodeName, metricsPort, realPodCIDR, realGatewayIP)
 }
 
 // corefile serves the cluster's names (Services, and pods of headless Services by

@@ -29,8 +29,8 @@ type pki struct {
 	caKey   *ecdsa.PrivateKey
 	serving keyPair
 	// admin, controllerManager and scheduler are client certificates; kubeletClient is
-	// the API server's, for its calls to kubelets (system:masters, which kubelets'
-	// webhook authorization admits).
+	// the API server's, for its calls to kubelets (user kubeletClientUser, bound to
+	// system:kubelet-api-admin by a real node's set-up).
 	admin, controllerManager, scheduler, kubeletClient keyPair
 }
 
@@ -92,7 +92,7 @@ func newPKI(dir string, serviceIP net.IP) (*pki, error) {
 		{&p.admin, "shakedown-admin", "system:masters"},
 		{&p.controllerManager, "system:kube-controller-manager", ""},
 		{&p.scheduler, "system:kube-scheduler", ""},
-		{&p.kubeletClient, "kube-apiserver-kubelet-client", "system:masters"},
+		{&p.kubeletClient, kubeletClientUser, ""},
 	} {
 		subj := pkix.Name{CommonName: c.cn}
 		if c.og != "" {
@@ -178,6 +178,9 @@ type nodeCerts struct {
 	// the node's set-up).
 	kubeProxy, coreDNS keyPair
 }
+
+// kubeletClientUser is the API server's user towards kubelets.
+const kubeletClientUser = "kube-apiserver-kubelet-client"
 
 // CoreDNS's user, bound to a ClusterRole that lets it read what it serves.
 const coreDNSUser = "shakedown:coredns"

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,6 +51,60 @@ type RealNodeOptions struct {
 // iptables chains and the bridge has one name, so one real node runs at a time.
 const realNodeLock = "/run/shakedown/realnode.lock"
 
+// realNodeState records, while a real node runs, its directory, its containerd socket
+// and what the host was like before (hostState), for cleanStaleNode.
+const realNodeState = "/run/shakedown/realnode.json"
+
+type savedNode struct {
+	Dir    string    `json:"dir"`
+	Socket string    `json:"socket"`
+	Host   hostState `json:"host"`
+}
+
+// saveState writes realNodeState.
+func (n *realNode) saveState() error {
+	data, err := json.Marshal(savedNode{Dir: n.dir, Socket: filepath.Join(n.dir, "containerd", "containerd.sock"), Host: n.host})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(realNodeState+".tmp", data, 0o600); err != nil {
+		return fmt.Errorf("real node: record state: %w", err)
+	}
+	return os.Rename(realNodeState+".tmp", realNodeState)
+}
+
+// cleanStaleNode undoes what a real node whose process was killed left on the host
+// (its shims and containers, chains, bridge, route, mounts, paths, cgroups, kernel
+// settings, directory), as its saved state says. Callers hold the lock.
+func cleanStaleNode(logf func(string, ...any)) error {
+	data, err := os.ReadFile(realNodeState)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("real node: read %s: %w", realNodeState, err)
+	}
+	var old savedNode
+	if err := json.Unmarshal(data, &old); err != nil || old.Dir == "" {
+		logf("real node: ignoring unreadable %s: %v", realNodeState, err)
+		return os.Remove(realNodeState)
+	}
+	logf("real node: cleaning up after a real node whose process ended without stopping it (%s)", old.Dir)
+	killShims(old.Socket)
+	errs := old.Host.restore(old.Dir)
+	// The cluster's directory, named by Start; anything else is left alone.
+	if clusterDir := filepath.Dir(old.Dir); filepath.Base(old.Dir) == "node" && filepath.IsAbs(clusterDir) &&
+		strings.HasPrefix(filepath.Base(clusterDir), "shakedown-kube-") {
+		if err := os.RemoveAll(clusterDir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("real node: cleaning up after a killed real node (%s): %w", old.Dir, errors.Join(errs...))
+	}
+	return os.Remove(realNodeState)
+}
+
 // realNode is the node's processes and what they changed on the host.
 type realNode struct {
 	dir        string
@@ -75,14 +131,8 @@ func (n *realNode) processes() []*procs.Process {
 	return ps
 }
 
-// checkRealNodeHost tells what this machine lacks to run a real node, naming the fix.
-func checkRealNodeHost(o *RealNodeOptions) error {
-	if os.Geteuid() != 0 {
-		return errors.New("a real node needs root (the kubelet, containerd and the CNI plugins manage cgroups, mounts and network namespaces); run as root or use kwok nodes")
-	}
-	if o.SandboxImage == "" || o.LoadImages == nil {
-		return errors.New("a real node needs a sandbox image and the images its pods run (RealNodeOptions.SandboxImage, LoadImages): no image can be pulled here")
-	}
+// withNodeDefaults fills the Debian paths of o.
+func withNodeDefaults(o RealNodeOptions) RealNodeOptions {
 	if o.Containerd == "" {
 		o.Containerd = "containerd"
 	}
@@ -91,6 +141,18 @@ func checkRealNodeHost(o *RealNodeOptions) error {
 	}
 	if o.CNIBin == "" {
 		o.CNIBin = "/usr/lib/cni"
+	}
+	return o
+}
+
+// CheckRealNodeHost tells what this machine lacks to run a real node — root,
+// containerd, runc, iptables, ip, the CNI plugins — naming the fix, and refuses a host
+// that already runs a kubelet or kube-proxy, whose cgroups, paths and iptables chains a
+// real node would take over. The options' binaries and images are checked by Start.
+func CheckRealNodeHost(o RealNodeOptions) error {
+	o = withNodeDefaults(o)
+	if os.Geteuid() != 0 {
+		return errors.New("a real node needs root (the kubelet, containerd and the CNI plugins manage cgroups, mounts and network namespaces); run as root or use kwok nodes")
 	}
 	var missing []string
 	for _, t := range []struct{ bin, pkg string }{
@@ -105,13 +167,45 @@ func checkRealNodeHost(o *RealNodeOptions) error {
 			missing = append(missing, fmt.Sprintf("CNI plugin %s in %s (Debian package containernetworking-plugins)", plugin, o.CNIBin))
 		}
 	}
+	if len(missing) > 0 {
+		return fmt.Errorf("a real node needs %s: run `make deps` (or apt-get install containerd runc iptables iproute2 containernetworking-plugins)", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// checkForeignNode refuses to start beside a kubelet or kube-proxy that shakedown did
+// not start (called under the lock, after a dead run's leftovers are removed).
+func checkForeignNode() error {
+	if _, err := os.Stat("/var/lib/kubelet/device-plugins/kubelet.sock"); err == nil {
+		return errors.New("a real node: this machine already runs a kubelet (/var/lib/kubelet/device-plugins/kubelet.sock exists); stop it, or use kwok nodes")
+	}
+	for chain := range iptablesChains() {
+		if strings.HasSuffix(chain, " KUBE-SERVICES") || strings.HasSuffix(chain, " KUBE-PROXY-CANARY") {
+			return fmt.Errorf("a real node: this machine already runs kube-proxy (iptables chain %s exists); stop it, or use kwok nodes", chain)
+		}
+	}
+	for _, root := range cgroupRoots() {
+		if _, err := os.Stat(filepath.Join(root, "kubepods")); err == nil {
+			return fmt.Errorf("a real node: cgroup %s exists: another kubelet's pods run here; stop it, or use kwok nodes", filepath.Join(root, "kubepods"))
+		}
+	}
+	return nil
+}
+
+// checkNodeOptions checks what Start needs beyond the host: binaries and images.
+func checkNodeOptions(o RealNodeOptions) error {
+	if o.SandboxImage == "" || o.LoadImages == nil {
+		return errors.New("a real node needs a sandbox image and the images its pods run (RealNodeOptions.SandboxImage, LoadImages): no image can be pulled here")
+	}
+	var missing []string
 	for name, p := range map[string]string{"kubelet": o.Binaries.Kubelet, "kube-proxy": o.Binaries.KubeProxy, "coredns": o.Binaries.CoreDNS} {
 		if !isExecutableFile(p) {
-			missing = append(missing, fmt.Sprintf("%s at %q (`shakedown cluster build --nodes real`)", name, p))
+			missing = append(missing, fmt.Sprintf("%s at %q", name, p))
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("a real node needs %s: run `make deps` (or apt-get install containerd runc iptables iproute2 containernetworking-plugins)", strings.Join(missing, ", "))
+		sort.Strings(missing)
+		return fmt.Errorf("a real node needs %s: run `shakedown cluster build --nodes real`", strings.Join(missing, ", "))
 	}
 	return nil
 }
@@ -124,7 +218,11 @@ func isExecutableFile(p string) bool {
 // startRealNode starts the real node of cluster c: its containerd, the images, cluster
 // DNS, kube-proxy and the kubelet, and waits for the node to be Ready.
 func (c *Cluster) startRealNode(ctx context.Context, cs kubernetes.Interface, p *pki, opts RealNodeOptions, timeout time.Duration, logf func(string, ...any)) (err error) {
-	if err := checkRealNodeHost(&opts); err != nil {
+	opts = withNodeDefaults(opts)
+	if err := CheckRealNodeHost(opts); err != nil {
+		return err
+	}
+	if err := checkNodeOptions(opts); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(realNodeLock), 0o755); err != nil {
@@ -134,12 +232,24 @@ func (c *Cluster) startRealNode(ctx context.Context, cs kubernetes.Interface, p 
 	unlock, err := flock.Lock(lctx, realNodeLock)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("real node: another real node holds %s (one runs at a time on a machine): %w", realNodeLock, err)
+		return fmt.Errorf("real node: waiting for %s, held by another real node (one runs at a time on a machine): %w", realNodeLock, err)
+	}
+	if err := cleanStaleNode(logf); err != nil {
+		unlock()
+		return err
+	}
+	if err := checkForeignNode(); err != nil {
+		unlock()
+		return err
 	}
 	n := &realNode{dir: filepath.Join(c.dir, "node"), opts: opts, unlock: unlock, logf: logf}
 	c.node = n
-	// From here on, Stop undoes whatever was done, even on a failed start.
+	// From here on, Stop undoes whatever was done, even on a failed start; and the
+	// saved state lets the next real node undo it if this process is killed.
 	n.host = snapshotHost()
+	if err := n.saveState(); err != nil {
+		return err
+	}
 	if err := n.prepareHost(); err != nil {
 		return err
 	}
@@ -154,7 +264,7 @@ func (c *Cluster) startRealNode(ctx context.Context, cs kubernetes.Interface, p 
 	if err := opts.LoadImages(ctx, n.importImage); err != nil {
 		return fmt.Errorf("real node: load images: %w", err)
 	}
-	if err := grantCoreDNS(ctx, cs); err != nil {
+	if err := grantNodeAccess(ctx, cs); err != nil {
 		return err
 	}
 	if err := n.startCoreDNS(ctx, c.server, p.ca.Cert, certs.coreDNS, timeout); err != nil {
@@ -183,24 +293,35 @@ func (n *realNode) prepareHost() error {
 	if err := checkPodCIDRFree(); err != nil {
 		return err
 	}
-	_ = run("ip", "link", "del", realBridge) // left by a killed run (we hold the lock)
+	if _, err := net.InterfaceByName(realBridge); err == nil {
+		return fmt.Errorf("real node: interface %s exists but no real node runs (the lock is ours): remove it with `ip link del %s`", realBridge, realBridge)
+	}
+	if err := run("ip", "link", "add", "name", realBridge, "type", "bridge"); err != nil {
+		return fmt.Errorf("real node: create bridge %s: %w", realBridge, err)
+	}
+	n.host.Bridge = true
+	if err := n.saveState(); err != nil {
+		return err
+	}
 	for _, args := range [][]string{
-		{"link", "add", "name", realBridge, "type", "bridge"},
 		{"addr", "add", realGatewayIP + "/24", "dev", realBridge},
 		{"link", "set", realBridge, "up"},
 	} {
 		if err := run("ip", args...); err != nil {
-			return fmt.Errorf("real node: create bridge %s: %w", realBridge, err)
+			return fmt.Errorf("real node: set up bridge %s: %w", realBridge, err)
 		}
 	}
-	n.host.bridge = true
 	// Service addresses are virtual: kube-proxy rewrites them to pods' addresses. A
 	// packet kube-proxy has no rule for yet (a Service created a moment ago) would
-	// follow the default route off this machine; this route refuses it instead.
-	if err := run("ip", "route", "replace", "unreachable", serviceCIDR); err != nil {
-		return fmt.Errorf("real node: route the Service range %s nowhere: %w", serviceCIDR, err)
+	// follow the default route off this machine; this route refuses it instead. (This
+	// machine's own processes reach Services through port-forwards, not their addresses.)
+	if err := run("ip", "route", "add", "unreachable", serviceCIDR); err != nil {
+		return fmt.Errorf("real node: route the Service range %s nowhere (is there a route for it already? `ip route show %s`): %w", serviceCIDR, serviceCIDR, err)
 	}
-	n.host.serviceRoute = true
+	n.host.ServiceRoute = true
+	if err := n.saveState(); err != nil {
+		return err
+	}
 	for path, want := range map[string]string{
 		"/proc/sys/net/ipv4/ip_forward":                 "1",
 		"/proc/sys/net/bridge/bridge-nf-call-iptables":  "1",
@@ -318,8 +439,9 @@ func normalizeImageRef(ref string) string {
 	return ref
 }
 
-// grantCoreDNS lets CoreDNS's user read what it serves.
-func grantCoreDNS(ctx context.Context, cs kubernetes.Interface) error {
+// grantNodeAccess lets CoreDNS's user read what it serves, and the API server's user
+// towards kubelets use their API (logs, exec, port-forward) and nothing else.
+func grantNodeAccess(ctx context.Context, cs kubernetes.Interface) error {
 	role := &rbacv1.ClusterRole{
 		ObjectMeta: metav1.ObjectMeta{Name: coreDNSUser},
 		Rules: []rbacv1.PolicyRule{
@@ -327,16 +449,18 @@ func grantCoreDNS(ctx context.Context, cs kubernetes.Interface) error {
 			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
 		},
 	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: coreDNSUser},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: coreDNSUser},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: coreDNSUser}},
-	}
 	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("real node: ClusterRole for CoreDNS: %w", err)
 	}
-	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("real node: ClusterRoleBinding for CoreDNS: %w", err)
+	for user, clusterRole := range map[string]string{coreDNSUser: coreDNSUser, kubeletClientUser: "system:kubelet-api-admin"} {
+		binding := &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "shakedown:" + strings.TrimPrefix(user, "shakedown:")},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: clusterRole},
+			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: user}},
+		}
+		if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("real node: ClusterRoleBinding for %s: %w", user, err)
+		}
 	}
 	return nil
 }
@@ -487,6 +611,9 @@ func (n *realNode) stop() error {
 		killShims(n.socket)
 	}
 	errs = append(errs, n.host.restore(n.dir)...)
+	if err := os.Remove(realNodeState); err != nil && !os.IsNotExist(err) {
+		errs = append(errs, err)
+	}
 	if n.unlock != nil {
 		n.unlock()
 	}

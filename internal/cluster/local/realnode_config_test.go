@@ -43,8 +43,11 @@ func TestNodeConfigsQuotePathsAndKeepNodePortsOnLoopback(t *testing.T) {
 	if cc, _ := parsed["clientConnection"].(map[string]any); cc["kubeconfig"] != `/tmp/a dir/"kubeconfig"` {
 		t.Errorf("kubeconfig path came out as %v", cc["kubeconfig"])
 	}
-	if npa, _ := parsed["nodePortAddresses"].([]any); len(npa) != 1 || npa[0] != realNodeName+"/32" {
-		t.Errorf("nodePortAddresses %v: NodePorts must stay on the node's loopback address", parsed["nodePortAddresses"])
+	if npa, _ := parsed["nodePortAddresses"].([]any); len(npa) != 1 || npa[0] != realGatewayIP+"/32" {
+		t.Errorf("nodePortAddresses %v: NodePorts must stay on the bridge's address", parsed["nodePortAddresses"])
+	}
+	if ipt, _ := parsed["iptables"].(map[string]any); ipt["localhostNodePorts"] != false {
+		t.Errorf("iptables %v: localhost NodePorts need route_localnet, which exposes 127.0.0.1 services", parsed["iptables"])
 	}
 	list, err := cniConfList("/x/ipam")
 	if err != nil {
@@ -65,7 +68,7 @@ func TestNodeConfigsQuotePathsAndKeepNodePortsOnLoopback(t *testing.T) {
 		t.Errorf("CNI network %q with plugins %v, want bridge,portmap,firewall", conf.Name, types)
 	}
 	cd := containerdConfig("/r", "/s", "/s/c.sock", "/usr/lib/cni", "/n", "docker.io/shakedown/pause:local")
-	for _, want := range []string{`restrict_oom_score_adj = true`, `sandbox_image = "docker.io/shakedown/pause:local"`, `address = "/s/c.sock"`, `conf_dir = "/n"`} {
+	for _, want := range []string{`restrict_oom_score_adj = true`, `netns_mounts_under_state_dir = true`, `Root = "/s/runc"`, `sandbox_image = "docker.io/shakedown/pause:local"`, `address = "/s/c.sock"`, `conf_dir = "/n"`} {
 		if !strings.Contains(cd, want) {
 			t.Errorf("containerd config lacks %s:\n%s", want, cd)
 		}

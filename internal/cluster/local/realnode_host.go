@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -22,37 +23,59 @@ import (
 var realNodeHostDirs = []string{"/var/lib/kubelet", "/var/log/containers", "/var/log/pods", "/var/lib/cni"}
 
 // hostState is what existed on the host before the node started, so teardown removes
-// only what the node added.
+// only what the node added. It is saved beside the lock (realNodeState) while the node
+// runs, so the next real node cleans up after one whose process was killed.
 type hostState struct {
-	// existed maps each of realNodeHostDirs to the names it held (nil: it did not exist).
-	existed map[string]map[string]bool
-	// cgroups are the cgroup directories named kubepods that did not exist.
-	cgroups []string
-	// bridge says the node made realBridge; serviceRoute, the unreachable route of
-	// the Service range.
-	bridge, serviceRoute bool
-	// chains are the KUBE-* and CNI-* iptables chains that existed.
-	chains map[string]bool
+	// Existed maps each of realNodeHostDirs to the names it held (nil: it did not
+	// exist; absent: it could not be read, so it is left alone).
+	Existed map[string]map[string]bool `json:"existed"`
+	// Cgroups are the cgroup directories named kubepods that did not exist.
+	Cgroups []string `json:"cgroups"`
+	// Bridge says the node made realBridge; ServiceRoute, the unreachable route of the
+	// Service range.
+	Bridge       bool `json:"bridge"`
+	ServiceRoute bool `json:"service_route"`
+	// Chains are the KUBE-* and CNI-* iptables chains that existed (nil: they could not
+	// be listed, so none is removed).
+	Chains map[string]bool `json:"chains"`
+	// Sysctls are kernel settings the kubelet or kube-proxy may change, as they were.
+	Sysctls map[string]string `json:"sysctls"`
+}
+
+// restoredSysctls are the kernel settings the kubelet (kernel defaults it wants) and
+// kube-proxy (route_localnet) change, put back when the node stops. Forwarding and
+// bridge netfilter are left on: the Docker engine turns on the same and may be using them.
+var restoredSysctls = []string{
+	"kernel/panic", "kernel/panic_on_oops", "vm/overcommit_memory", "vm/panic_on_oom",
+	"kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes", "net/ipv4/conf/all/route_localnet",
 }
 
 func snapshotHost() hostState {
-	h := hostState{existed: map[string]map[string]bool{}, chains: iptablesChains()}
+	h := hostState{Existed: map[string]map[string]bool{}, Chains: iptablesChains(), Sysctls: map[string]string{}}
 	for _, d := range realNodeHostDirs {
 		entries, err := os.ReadDir(d)
-		if err != nil {
-			h.existed[d] = nil
+		switch {
+		case os.IsNotExist(err):
+			h.Existed[d] = nil
 			continue
+		case err != nil:
+			continue // unknown: never removed
 		}
 		names := map[string]bool{}
 		for _, e := range entries {
 			names[e.Name()] = true
 		}
-		h.existed[d] = names
+		h.Existed[d] = names
 	}
 	for _, dir := range cgroupRoots() {
 		p := filepath.Join(dir, "kubepods")
 		if _, err := os.Stat(p); os.IsNotExist(err) {
-			h.cgroups = append(h.cgroups, p)
+			h.Cgroups = append(h.Cgroups, p)
+		}
+	}
+	for _, name := range restoredSysctls {
+		if v, err := os.ReadFile(filepath.Join("/proc/sys", name)); err == nil {
+			h.Sysctls[name] = strings.TrimSpace(string(v))
 		}
 	}
 	return h
@@ -83,18 +106,18 @@ func (h hostState) restore(dir string) []error {
 	if err := unmountUnder(dir); err != nil {
 		errs = append(errs, err)
 	}
-	if h.bridge {
+	if h.Bridge {
 		if err := run("ip", "link", "del", realBridge); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if h.serviceRoute {
+	if h.ServiceRoute {
 		if err := run("ip", "route", "del", "unreachable", serviceCIDR); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	for _, d := range realNodeHostDirs {
-		before, ok := h.existed[d]
+		before, ok := h.Existed[d]
 		if !ok {
 			continue
 		}
@@ -121,14 +144,19 @@ func (h hostState) restore(dir string) []error {
 			}
 		}
 	}
-	if h.chains != nil {
-		if err := removeNewChains(h.chains); err != nil {
+	if h.Chains != nil {
+		if err := removeNewChains(h.Chains); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	for _, cg := range h.cgroups {
+	for _, cg := range h.Cgroups {
 		if err := removeCgroupTree(cg); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	for name, was := range h.Sysctls {
+		if err := setSysctl(filepath.Join("/proc/sys", name), was); err != nil {
+			errs = append(errs, fmt.Errorf("restore %s to %s: %w", name, was, err))
 		}
 	}
 	return errs
@@ -185,8 +213,9 @@ func unescapeMount(s string) string {
 	return b.String()
 }
 
-// removeCgroupTree removes a cgroup directory and its children, deepest first (cgroup
-// directories are removed with rmdir once no process is in them).
+// removeCgroupTree removes a cgroup directory and its children, deepest first. A
+// cgroup is removed with rmdir once no process is in it, so the processes still in one
+// (containers whose runtime died) are killed first.
 func removeCgroupTree(root string) error {
 	var dirs []string
 	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
@@ -196,13 +225,35 @@ func removeCgroupTree(root string) error {
 		return nil
 	})
 	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
-	var last error
+	var errs []error
 	for _, d := range dirs {
-		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, syscall.ENOENT) {
-			last = fmt.Errorf("remove cgroup %s: %w", d, err)
+		var err error
+		for attempt := 0; attempt < 20; attempt++ {
+			if err = syscall.Rmdir(d); err == nil || errors.Is(err, syscall.ENOENT) {
+				err = nil
+				break
+			}
+			killCgroupProcs(d)
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", d, err))
 		}
 	}
-	return last
+	return errors.Join(errs...)
+}
+
+// killCgroupProcs kills every process in cgroup directory dir.
+func killCgroupProcs(dir string) {
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // removeAllPods stops and removes every pod sandbox of the runtime at socket, as

@@ -30,18 +30,24 @@ type Options struct {
 	// DockerHost is the engine holding the images (default $DOCKER_HOST, else the local
 	// socket; started when none answers, as root).
 	DockerHost string
-	// Step is told each image step as it begins (may be nil).
+	// Step is told each image build step as it begins (may be nil).
 	Step func(string)
-	// Log receives the engine's and the image builds' output (may be nil).
-	Log io.Writer
+	// Log receives the engine's notes (may be nil); ImageLog the image builds' tool
+	// output (may be nil).
+	Log, ImageLog io.Writer
 }
 
-// Prepare returns the real-node options of a local cluster of Kubernetes version.
-// Call release once the cluster has started: it lets go of the Docker engine (stopping
-// it if Prepare started it).
+// Prepare returns the real-node options of a local cluster of Kubernetes version: it
+// checks this machine can run a node, gets the node binaries and builds the images
+// (minutes on a new machine: this is why it comes before the cluster's start-up
+// timeout), so that the node only has to import them. Call release once the cluster
+// has started: it lets go of the Docker engine (stopping it if Prepare started it).
 func Prepare(ctx context.Context, version string, opts Options) (*local.RealNodeOptions, func(), error) {
 	if opts.Binaries == nil {
 		return nil, nil, fmt.Errorf("realnode: no binary cache")
+	}
+	if err := local.CheckRealNodeHost(local.RealNodeOptions{}); err != nil {
+		return nil, nil, err
 	}
 	bins, err := opts.Binaries.Node(ctx, version)
 	if err != nil {
@@ -77,13 +83,20 @@ func Prepare(ctx context.Context, version string, opts Options) (*local.RealNode
 	if !slices.Contains(names, images.Pause) { // every pod's sandbox
 		names = append(slices.Clone(names), images.Pause)
 	}
+	var imgs []images.Image
+	for _, name := range names {
+		img, err := images.Ensure(ctx, name, images.Options{Docker: docker, SourceDir: opts.SourceDir, Step: opts.Step, Log: opts.ImageLog})
+		if err != nil {
+			release()
+			return nil, nil, fmt.Errorf("real node: %w", err)
+		}
+		imgs = append(imgs, img)
+	}
 	return &local.RealNodeOptions{
 		Binaries:     bins,
 		SandboxImage: images.DefaultPauseTag,
 		LoadImages: func(ctx context.Context, importImage local.ImageImporter) error {
-			_, err := images.Export(ctx, names, images.Options{Docker: docker, SourceDir: opts.SourceDir, Step: opts.Step},
-				func(ctx context.Context, archive io.Reader) error { return importImage(ctx, archive) })
-			return err
+			return images.Export(ctx, docker, imgs, func(ctx context.Context, archive io.Reader) error { return importImage(ctx, archive) })
 		},
 	}, release, nil
 }
