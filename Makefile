@@ -11,7 +11,8 @@ TEST_DEB_DEPS := chromium:/usr/bin/chromium nodejs:/usr/bin/node shellcheck:/usr
 # registry: debootstrap for the Debian-based ClickHouse and PostgreSQL images. A real node
 # (`--nodes real`) runs its own containerd (brought by docker.io) with Debian's CNI plugins.
 DOCKER_DEB_DEPS := docker.io:/usr/sbin/dockerd debootstrap:/usr/sbin/debootstrap \
-	containerd:/usr/bin/containerd containernetworking-plugins:/usr/lib/cni/bridge
+	containerd:/usr/bin/containerd runc:/usr/sbin/runc containernetworking-plugins:/usr/lib/cni/bridge \
+	iptables:/usr/sbin/iptables iproute2:/usr/sbin/ip
 TEST_FLAGS ?= -count=1 -timeout 60m
 # Kubernetes versions whose control planes `make deps` builds and caches (the tests use them),
 # and those whose real-node binaries (kubelet, kube-proxy; CoreDNS) it builds too.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -90,4 +91,27 @@ func hostFacts(t *testing.T) hostState {
 	out, _ := exec.Command("pgrep", "-c", "-f", "containerd-shim.*shakedown-kube-").Output()
 	h.Shims, _ = strconv.Atoi(strings.TrimSpace(string(out)))
 	return h
+}
+
+func TestNodesFlagUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"integration", "../../charts/reference-stack", "--nodes", "0"},
+		{"integration", "../../charts/reference-stack", "--nodes", "lots"},
+		{"integration", "../../charts/reference-stack", "--nodes", "real", "--kubeconfig", "/nonexistent"},
+		{"integration", "../../charts/reference-stack", "--events", "5"},
+		{"integration", "../../charts/reference-stack", "--nodes", "real", "--events", "0"},
+		{"cluster", "up", "--nodes", "real", "--default-storage-class", "gp3"},
+		{"cluster", "build", "--nodes", "fake"},
+	} {
+		cmd := newRootCmd()
+		cmd.SetArgs(args)
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		err := cmd.ExecuteContext(context.Background())
+		var exit *exitError
+		if !errors.As(err, &exit) || exit.code != exitUsage {
+			t.Errorf("%v: got %v, want a usage error (exit 2)", args, err)
+		}
+	}
 }

@@ -242,7 +242,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("postgres: %w (check POSTGRES_DSN)", err)
 	}
 	defer pool.Close()
-	if err := awaitDependencies(ctx, cfg, log, func(ctx context.Context) error { return prepare(ctx, cfg, pool) }); err != nil {
+	var ch driver.Conn // the worker's
+	if cfg.Component == Worker {
+		if ch, err = openClickHouse(cfg); err != nil {
+			return err
+		}
+		defer ch.Close()
+	}
+	if err := awaitDependencies(ctx, cfg, log, func(ctx context.Context) error { return prepare(ctx, cfg, pool, ch) }); err != nil {
 		return err
 	}
 
@@ -250,7 +257,7 @@ func Run(ctx context.Context, cfg Config) error {
 	case Capture:
 		return runCapture(ctx, cfg, log, reg, pool)
 	case Worker:
-		return runWorker(ctx, cfg, log, reg, pool)
+		return runWorker(ctx, cfg, log, reg, pool, ch)
 	default:
 		return runDecide(ctx, cfg, log, reg, pool)
 	}
@@ -296,17 +303,7 @@ func runDecide(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheu
 	return serveHTTP(ctx, cfg.Listen, mux, cfg.HTTP, log)
 }
 
-func runWorker(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry, pool *pgxpool.Pool) error {
-	ch, err := openClickHouse(cfg)
-	if err != nil {
-		return err
-	}
-	defer ch.Close()
-	if cfg.Migrate {
-		if err := schema.ApplyClickHouse(ctx, ch, cfg.ClickHouseDatabase); err != nil {
-			return err
-		}
-	}
+func runWorker(ctx context.Context, cfg Config, log *slog.Logger, reg *prometheus.Registry, pool *pgxpool.Pool, ch driver.Conn) error {
 	w, err := worker.New(worker.Config{
 		Brokers: cfg.KafkaBrokers, ClickHouse: ch, Database: cfg.ClickHouseDatabase,
 		Postgres: pool, Logger: log, Registerer: reg,
@@ -401,9 +398,9 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler, timeouts edge.T
 const DefaultStartupWait = 3 * time.Minute
 
 // prepare does what a component needs of its dependencies before it serves: the
-// PostgreSQL migrations (or a ping), the Kafka topics, and for the worker a ClickHouse
-// that answers (and its migrations). Each step is idempotent, so it can be retried.
-func prepare(ctx context.Context, cfg Config, pool *pgxpool.Pool) error {
+// PostgreSQL migrations (or a ping), the Kafka topics, and for the worker (ch) the
+// ClickHouse migrations (or a ping). Each step is idempotent, so it can be retried.
+func prepare(ctx context.Context, cfg Config, pool *pgxpool.Pool, ch driver.Conn) error {
 	if cfg.Migrate {
 		if err := schema.ApplyPostgres(ctx, pool); err != nil {
 			return err
@@ -416,15 +413,14 @@ func prepare(ctx context.Context, cfg Config, pool *pgxpool.Pool) error {
 			return err
 		}
 	}
-	if cfg.Component == Worker {
-		ch, err := openClickHouse(cfg)
-		if err != nil {
-			return err
-		}
-		defer ch.Close()
-		if err := pingClickHouse(ctx, ch); err != nil {
-			return fmt.Errorf("clickhouse %s: %w", cfg.ClickHouseAddr, err)
-		}
+	if ch == nil {
+		return nil
+	}
+	if cfg.Migrate {
+		return schema.ApplyClickHouse(ctx, ch, cfg.ClickHouseDatabase)
+	}
+	if err := pingClickHouse(ctx, ch); err != nil {
+		return fmt.Errorf("clickhouse %s: %w", cfg.ClickHouseAddr, err)
 	}
 	return nil
 }

@@ -94,11 +94,7 @@ func newPKI(dir string, serviceIP net.IP) (*pki, error) {
 		{&p.scheduler, "system:kube-scheduler", ""},
 		{&p.kubeletClient, kubeletClientUser, ""},
 	} {
-		subj := pkix.Name{CommonName: c.cn}
-		if c.og != "" {
-			subj.Organization = []string{c.og}
-		}
-		if *c.dst, err = p.issue(&x509.Certificate{Subject: subj, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		if *c.dst, err = p.issueClient(c.cn, c.og); err != nil {
 			return nil, err
 		}
 	}
@@ -131,6 +127,15 @@ func newPKI(dir string, serviceIP net.IP) (*pki, error) {
 		}
 	}
 	return p, nil
+}
+
+// issueClient signs a client certificate for user cn in group org ("" for none).
+func (p *pki) issueClient(cn, org string) (keyPair, error) {
+	subj := pkix.Name{CommonName: cn}
+	if org != "" {
+		subj.Organization = []string{org}
+	}
+	return p.issue(&x509.Certificate{Subject: subj, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 }
 
 // issue signs tmpl (subject, names and usages filled by the caller) with the CA.
@@ -214,11 +219,7 @@ func (p *pki) issueNodeCerts(nodeIP string) (nodeCerts, error) {
 		{&nc.kubeProxy, "system:kube-proxy", ""},
 		{&nc.coreDNS, coreDNSUser, ""},
 	} {
-		subj := pkix.Name{CommonName: c.cn}
-		if c.og != "" {
-			subj.Organization = []string{c.og}
-		}
-		if *c.dst, err = p.issue(&x509.Certificate{Subject: subj, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		if *c.dst, err = p.issueClient(c.cn, c.og); err != nil {
 			return nc, err
 		}
 	}

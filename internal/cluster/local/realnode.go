@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/distribution/reference"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -393,7 +394,10 @@ func (n *realNode) startContainerd(ctx context.Context, timeout time.Duration) e
 		return fmt.Errorf("real node: write CNI configuration: %w", err)
 	}
 	cfg := filepath.Join(n.dir, "containerd", "config.toml")
-	sandbox := normalizeImageRef(n.opts.SandboxImage)
+	sandbox, err := normalizeImageRef(n.opts.SandboxImage)
+	if err != nil {
+		return fmt.Errorf("real node: sandbox %w", err)
+	}
 	if err := os.WriteFile(cfg, []byte(containerdConfig(filepath.Join(n.dir, "containerd", "root"), filepath.Join(n.dir, "containerd", "state"),
 		n.socket, n.opts.CNIBin, cniConf, sandbox)), 0o600); err != nil {
 		return fmt.Errorf("real node: write containerd configuration: %w", err)
@@ -422,21 +426,14 @@ func (n *realNode) importImage(ctx context.Context, archive io.Reader) error {
 	return nil
 }
 
-// normalizeImageRef names an image as the CRI does: docker.io/library for bare names,
-// docker.io for two-part names without a registry, :latest without a tag.
-func normalizeImageRef(ref string) string {
-	name := ref
-	if i := strings.LastIndex(name, ":"); i < 0 || strings.Contains(name[i:], "/") {
-		ref += ":latest"
+// normalizeImageRef names an image as the CRI does (docker.io/library/busybox:latest
+// for busybox).
+func normalizeImageRef(ref string) (string, error) {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return "", fmt.Errorf("image %q: %w", ref, err)
 	}
-	first, _, hasSlash := strings.Cut(ref, "/")
-	switch {
-	case !hasSlash:
-		return "docker.io/library/" + ref
-	case !strings.ContainsAny(first, ".:") && first != "localhost":
-		return "docker.io/" + ref
-	}
-	return ref
+	return reference.TagNameOnly(named).String(), nil
 }
 
 // grantNodeAccess lets CoreDNS's user read what it serves, and the API server's user

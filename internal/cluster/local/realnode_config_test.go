@@ -83,19 +83,11 @@ func TestNormalizeImageRefNamesImagesAsTheCRIDoes(t *testing.T) {
 		"localhost:5000/x":             "localhost:5000/x:latest",
 		"registry.local:5000/a/b:v1.2": "registry.local:5000/a/b:v1.2",
 	} {
-		if got := normalizeImageRef(in); got != want {
-			t.Errorf("normalizeImageRef(%q) = %q, want %q", in, got, want)
+		if got, err := normalizeImageRef(in); got != want || err != nil {
+			t.Errorf("normalizeImageRef(%q) = %q, %v, want %q", in, got, err, want)
 		}
 	}
-}
-
-func TestSplitRuleKeepsQuotedComments(t *testing.T) {
-	got := splitRule(`-A INPUT -m comment --comment "block incoming \"localnet\" connections" -j KUBE-FIREWALL`)
-	want := []string{"-A", "INPUT", "-m", "comment", "--comment", `block incoming "localnet" connections`, "-j", "KUBE-FIREWALL"}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("splitRule = %q, want %q", got, want)
-	}
-	if got := unescapeMount(`/tmp/a\040dir/x`); got != "/tmp/a dir/x" {
-		t.Errorf("unescapeMount = %q", got)
+	if _, err := normalizeImageRef("Shakedown/Pause"); err == nil {
+		t.Error("an upper-case repository accepted: containerd would refuse it at the first pod")
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+
+	"github.com/mattn/go-shellwords"
 )
 
 // iptablesTools are the families whose rules the kubelet and the CNI firewall plugin
@@ -69,8 +71,8 @@ func removeNewChains(before map[string]bool) error {
 				continue
 			}
 			for _, line := range lines {
-				args := splitRule(line)
-				if len(args) < 2 {
+				args, err := shellwords.NewParser().Parse(line) // iptables-save quotes comments as a shell does
+				if err != nil || len(args) < 2 {
 					continue
 				}
 				target := ""
@@ -98,36 +100,4 @@ func removeNewChains(before map[string]bool) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// splitRule splits an iptables-save rule into arguments, honouring double quotes
-// (comments) and their backslash escapes.
-func splitRule(line string) []string {
-	var args []string
-	var cur strings.Builder
-	inQuote, have := false, false
-	for i := 0; i < len(line); i++ {
-		ch := line[i]
-		switch {
-		case inQuote && ch == '\\' && i+1 < len(line):
-			i++
-			cur.WriteByte(line[i])
-		case ch == '"':
-			inQuote = !inQuote
-			have = true
-		case ch == ' ' && !inQuote:
-			if have {
-				args = append(args, cur.String())
-				cur.Reset()
-				have = false
-			}
-		default:
-			cur.WriteByte(ch)
-			have = true
-		}
-	}
-	if have {
-		args = append(args, cur.String())
-	}
-	return args
 }
